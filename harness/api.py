@@ -1,0 +1,341 @@
+"""The public API: everything a plugin may import from the harness.
+
+Base classes for the six component kinds and the narrow, typed records that
+travel through hooks. Built-in plugins under ``plugins/`` import only this
+module (and ``harness.hookspecs.hookimpl``); if a built-in needs something that
+is not here, the API is incomplete and should be widened, not bypassed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ComponentOptions(BaseModel):
+    """Base for a component's own options: typed, and unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Component:
+    """What every registrable component has: a name, a one-line summary, typed options."""
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
+    Options: ClassVar[type[ComponentOptions]] = ComponentOptions
+
+    def __init__(self, options: ComponentOptions | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+
+# --------------------------------------------------------------------- data records
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a conversation."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example: a conversation, or plain completion text.
+
+    ``origin`` is ``"file:line"`` so every later error can point at the source.
+    """
+
+    messages: tuple[Message, ...] = ()
+    text: str | None = None
+    origin: str = ""
+
+    @property
+    def is_chat(self) -> bool:
+        return self.text is None
+
+
+class FormatError(ValueError):
+    """A record that a formatter cannot read or write; the message says why."""
+
+
+class Formatter(Component):
+    """Reads records of one data format into :class:`Example` and writes them back."""
+
+    kind = "formatter"
+
+    def detect(self, record: dict[str, Any]) -> bool:
+        """True when ``record`` looks like this format (used for auto-detection)."""
+        raise NotImplementedError
+
+    def parse(self, record: dict[str, Any]) -> Example:
+        """Read one record; raise :class:`FormatError` with the reason if malformed."""
+        raise NotImplementedError
+
+    def dump(self, example: Example) -> dict[str, Any]:
+        """Write one example; raise :class:`FormatError` if this format cannot hold it."""
+        raise NotImplementedError
+
+
+@dataclass
+class DataSource:
+    """A named set of examples with its mixing weight and sample cap."""
+
+    name: str
+    examples: list[Example]
+    weight: float = 1.0
+    max_samples: int | None = None
+    sha256: str = ""
+
+
+@dataclass
+class MixContext:
+    """What a mixer gets besides the data: the share to reach, the seed, and helpers."""
+
+    general_share: float
+    seed: int
+    cache_dir: Path
+    # Loads the base model lazily: only mixers that generate text pay for it.
+    load_base_model: Callable[[], LoadedModel] | None = None
+
+
+@dataclass
+class MixResult:
+    """The blended training examples and a manifest of what went in."""
+
+    examples: list[Example]
+    manifest: dict[str, Any]
+
+
+class Mixer(Component):
+    """Blends domain data with general data to mitigate forgetting."""
+
+    kind = "mixer"
+
+    def mix(self, domain: DataSource, general: list[DataSource], context: MixContext) -> MixResult:
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------- model records
+
+
+@dataclass
+class LoadedModel:
+    """A model in memory with its tokenizer and a fingerprint of its weights."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+    fingerprint: str
+    device: str
+    dtype: str
+
+
+# ----------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainRequest:
+    """Everything a trainer needs for one training run."""
+
+    settings: Any  # harness.config.RunConfig: the validated run config
+    train: list[Example]
+    validation: list[Example]
+    output_dir: Path
+    general: list[Example] = field(default_factory=list)  # e.g. for EWC's Fisher estimate
+    resume: bool = False
+    learning_rate: float | None = None  # a round's override of settings.learning_rate
+
+
+@dataclass
+class TrainingRecord:
+    """What a finished training run left on disk, and a few headline numbers."""
+
+    output_dir: Path
+    weights_dir: Path  # a PEFT adapter folder, or a full model folder
+    is_adapter: bool
+    metrics_file: Path
+    steps: int
+    train_loss: float | None
+    val_loss: float | None
+    tokens: int
+    seconds: float
+
+
+class Trainer(Component):
+    """Trains a model on examples and writes an adapter or a full model."""
+
+    kind = "trainer"
+
+    def check_environment(self, settings: Any) -> None:
+        """Raise :class:`UsageError` before any model loads if this trainer cannot run here."""
+
+    def train(self, request: TrainRequest) -> TrainingRecord:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    """One benchmark item's outcome (1.0 correct, 0.0 wrong, or a graded value)."""
+
+    item_id: str
+    score: float
+
+
+@dataclass
+class BenchmarkResult:
+    """A benchmark's per-item scores on one model."""
+
+    benchmark: str
+    metric: str
+    items: list[ItemScore]
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.items)
+
+    @property
+    def score(self) -> float:
+        return sum(i.score for i in self.items) / len(self.items) if self.items else float("nan")
+
+
+class Benchmark(Component):
+    """Scores a model on items; ``role`` says whether it measures forgetting or gain."""
+
+    kind = "benchmark"
+    role: ClassVar[Literal["general", "domain"]] = "general"
+
+    def definition_fingerprint(self) -> str:
+        """Identifies what is measured (task definition, scoring); part of the cache key."""
+        raise NotImplementedError
+
+    def evaluate(
+        self, model: LoadedModel, *, limit: int | None, seed: int, batch_size: int
+    ) -> BenchmarkResult:
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------ the loop's records
+
+
+@dataclass
+class RoundPlan:
+    """The settings one round trains with."""
+
+    index: int
+    general_share: float
+    learning_rate: float
+    run_dir: Path
+    reason: str = ""
+
+
+@dataclass
+class ForgettingEstimate:
+    """How much one general benchmark degraded, with its uncertainty.
+
+    ``relative_pct`` is the seed's ``(base - ft) / base * 100``: positive means
+    the fine-tuned model is worse. Intervals are paired bootstrap intervals over
+    the same items; ``p_value`` is the exact McNemar test on discordant items.
+    """
+
+    benchmark: str
+    n: int
+    base_score: float
+    candidate_score: float
+    relative_pct: float
+    relative_ci_pct: tuple[float, float]
+    absolute: float  # base - candidate, in score units
+    absolute_ci: tuple[float, float]
+    p_value: float
+
+    def decisive(self, policy: str) -> float:
+        """The number a policy compares with the threshold: the point estimate or the upper bound."""
+        return self.relative_pct if policy == "point" else self.relative_ci_pct[1]
+
+
+@dataclass
+class EvaluationRecord:
+    """A round's results: each benchmark on base and candidate, and the forgetting verdict."""
+
+    base: dict[str, BenchmarkResult]
+    candidate: dict[str, BenchmarkResult]
+    forgetting: dict[str, ForgettingEstimate]
+    passed: bool
+    policy: str = "point"
+    threshold: float = 5.0
+
+    def worst_forgetting(self) -> float:
+        """The largest decisive forgetting across general benchmarks (the one that decides)."""
+        return max((f.decisive(self.policy) for f in self.forgetting.values()), default=0.0)
+
+
+@dataclass
+class RoundOutcome:
+    """One finished round, as the decision sees it."""
+
+    plan: RoundPlan
+    evaluation: EvaluationRecord
+
+
+@dataclass
+class DecisionContext:
+    """What ``harness_next_round`` decides on: the run's settings, its rounds so far, its policy."""
+
+    settings: Any  # harness.config.RunConfig
+    history: list[RoundOutcome]
+    policy: Policy  # the configured policy, already built with its options
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.forgetting.threshold
+
+
+class Action(enum.Enum):
+    RETRAIN = "retrain"
+    STOP = "stop"
+
+
+@dataclass
+class NextRound:
+    """A decision: stop, or retrain with this share and learning rate."""
+
+    action: Action
+    reason: str
+    general_share: float | None = None
+    learning_rate: float | None = None
+
+
+class Policy(Component):
+    """A retrain policy: chooses the next round's settings from the rounds so far."""
+
+    kind = "policy"
+
+    def decide(self, context: DecisionContext) -> NextRound:
+        raise NotImplementedError
+
+
+class Reporter(Component):
+    """Renders a run folder's saved results into a report format."""
+
+    kind = "reporter"
+
+    def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
+        raise NotImplementedError
+
+
+class UsageError(Exception):
+    """A problem the user can fix (bad config, missing asset): printed without a traceback."""
+
+    exit_code = 2

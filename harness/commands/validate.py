@@ -1,0 +1,33 @@
+"""``harness validate CONFIG``: check a run config without loading any model or data."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.config import load_config, missing_paths
+from harness.plugins import load_harness
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("validate", help="validate a run config (exit 2 if invalid)")
+    parser.add_argument("config", help="path to a YAML run config")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    harness = load_harness(disable=args.disable)
+    config = load_config(args.config, harness)
+    print(f"OK: {args.config}")
+    print(f"  base model : {config.base_model}")
+    trainer = config.trainer
+    print(f"  trainer    : {trainer.name} ({harness.catalogs['trainer'].owners[harness.trainer(trainer.name).name]})")
+    bench = config.benchmarks
+    general = [b.name for b in bench.general] or (harness.suite(bench.suite).benchmarks if bench.suite else [])
+    print(f"  general    : {', '.join(general) or '(none)'}" + (f"  [suite {bench.suite}]" if bench.suite else ""))
+    print(f"  domain     : {', '.join(b.name for b in bench.domain) or '(none)'}")
+    print(f"  mixer      : {config.mitigation.mixer.name}, shares {config.mitigation.schedule}")
+    print(f"  policy     : {config.mitigation.policy.name}")
+    print(f"  forgetting : > {config.forgetting.threshold}% relative fails ({config.forgetting.policy} policy)")
+    for path in missing_paths(config):
+        print(f"  warning: data file not found (needed at run time): {path}")
+    return 0

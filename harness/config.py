@@ -1,0 +1,364 @@
+"""The run config: the seed's Axolotl-style keys plus the harness's own sections.
+
+Validation runs in two passes, both before any model or data is loaded:
+1. structure and types (pydantic, unknown keys rejected), and
+2. components: every named trainer, benchmark, mixer, formatter, policy and
+   reporter must be registered, and its options must satisfy that plugin's own
+   typed ``Options`` model.
+Every problem is collected and reported with its key path, the bad value and
+what is allowed, so a user fixes a config in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.api import UsageError
+from harness.plugins import Harness, closest, unknown_name_message
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ComponentRef(Strict):
+    """A component by name with its options: ``lora`` or ``{name: ewc, ewc_lambda: 0.4}``."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DatasetSpec(Strict):
+    """One data source, as the seed writes it (``path``, ``type``, ``weight``, ``max_samples``)."""
+
+    path: str
+    type: str | None = None  # formatter name; detected from the data when omitted
+    weight: float = Field(1.0, gt=0)
+    max_samples: int | None = Field(None, gt=0)
+    name: str | None = None
+
+
+class LrSchedulerKwargs(Strict):
+    num_cycles: float | None = Field(None, gt=0)
+    min_lr: float | None = Field(None, ge=0)
+
+
+class EarlyStopping(Strict):
+    patience: int = Field(3, ge=1)
+    threshold: float = Field(0.01, ge=0)
+
+
+class CallbackSpec(Strict):
+    """The seed's ``callbacks: [{type: early_stopping, patience, threshold}]`` form."""
+
+    type: Literal["early_stopping"]
+    patience: int = Field(3, ge=1)
+    threshold: float = Field(0.01, ge=0)
+
+
+class BenchmarkRef(ComponentRef):
+    limit: int | None = Field(None, gt=0)
+
+
+class Benchmarks(Strict):
+    """Which benchmarks measure forgetting (general) and gain (domain), and how they sample."""
+
+    suite: str | None = "general-small"
+    general: list[BenchmarkRef] = Field(default_factory=list)
+    domain: list[BenchmarkRef] = Field(default_factory=list)
+    limit: int | None = Field(200, gt=0)  # items per benchmark; None = all
+    seed: int = 1234
+    batch_size: int = Field(8, ge=1)
+
+
+class Forgetting(Strict):
+    """When a round counts as forgetting: relative degradation in percent, under a policy."""
+
+    threshold: float = Field(5.0, gt=0, le=100)
+    policy: Literal["point", "strict"] = "point"
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    bootstrap_samples: int = Field(2000, ge=100)
+
+
+class Mitigation(Strict):
+    """How general data is mixed in, and how the loop escalates when forgetting is too high."""
+
+    mixer: ComponentRef = Field(default_factory=lambda: ComponentRef(name="ratio"))
+    general_data: list[DatasetSpec] = Field(default_factory=list)
+    general_share: float = Field(0.2, ge=0, lt=1)
+    schedule: list[float] = Field(default_factory=lambda: [0.2, 0.3, 0.4])
+    policy: ComponentRef = Field(default_factory=lambda: ComponentRef(name="schedule"))
+    max_rounds: int = Field(3, ge=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _shares_in_range(cls, shares: list[float]) -> list[float]:
+        bad = [s for s in shares if not 0 <= s < 1]
+        if bad:
+            raise ValueError(f"every general share must be in [0, 1); got {bad}")
+        return shares
+
+
+class RunConfig(Strict):
+    """A whole run. Seed keys keep the seed's names; harness sections come after."""
+
+    # --- model (the seed's step 1)
+    base_model: str
+    model_type: str | None = None
+    tokenizer_type: str | None = None
+    trust_remote_code: bool = False
+    allow_pickle_weights: bool = False
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+    # --- data (the seed's step 3)
+    datasets: list[DatasetSpec] = Field(default_factory=list)
+    val_set_size: float = Field(0.1, ge=0, lt=1)
+    sequence_len: int = Field(2048, ge=8)
+    train_on: Literal["assistant", "all"] = "assistant"
+    special_tokens: dict[str, str] = Field(default_factory=dict)
+    seed: int = 0
+
+    # --- trainer (the seed's step 4)
+    adapter: Literal["lora", "qlora"] | None = None
+    trainer: ComponentRef | None = None  # defaults from ``adapter``: lora, qlora or full
+    lora_r: int = Field(32, ge=1)
+    lora_alpha: float = Field(64, gt=0)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    batch_size: int | None = Field(None, ge=1)  # the seed writes it beside micro_batch_size
+    micro_batch_size: int = Field(2, ge=1)
+    gradient_accumulation_steps: int = Field(8, ge=1)
+    num_epochs: float = Field(3, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts"] = "cosine"
+    lr_scheduler_kwargs: LrSchedulerKwargs = Field(default_factory=LrSchedulerKwargs)
+    warmup_steps: int | None = Field(None, ge=0)  # None: 5% of total steps (the seed's rule)
+    optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw", "sgd", "adafactor"] = "adamw_torch"
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    gradient_checkpointing: bool = False
+    bf16: bool | Literal["auto"] = "auto"
+    fp16: bool = False
+    tf32: bool | None = None
+    output_dir: str = "./outputs/run"
+    logging_steps: int = Field(10, ge=1)
+    eval_steps: int | None = Field(None, ge=1)
+    save_steps: int | None = Field(None, ge=1)
+    save_total_limit: int | None = Field(None, ge=1)
+    eval_batch_size: int = Field(4, ge=1)
+    evals_per_epoch: int | None = Field(None, ge=1)
+    early_stopping: EarlyStopping | None = None
+    callbacks: list[CallbackSpec] = Field(default_factory=list)
+    max_bad_steps: int = Field(3, ge=1)  # non-finite losses in a row before the run stops
+    report_to: list[str] = Field(default_factory=list)
+
+    # --- harness sections
+    benchmarks: Benchmarks = Field(default_factory=Benchmarks)
+    forgetting: Forgetting = Field(default_factory=Forgetting)
+    mitigation: Mitigation = Field(default_factory=Mitigation)
+    reporters: list[ComponentRef] | None = None  # None: every registered reporter
+
+    @model_validator(mode="after")
+    def _fill_derived(self) -> RunConfig:
+        if self.trainer is None:
+            self.trainer = ComponentRef(name=self.adapter or "full")
+        # The seed writes early stopping as a callback; keep one canonical place.
+        if self.early_stopping is None:
+            for callback in self.callbacks:
+                if callback.type == "early_stopping":
+                    self.early_stopping = EarlyStopping(patience=callback.patience, threshold=callback.threshold)
+        if self.bf16 is True and self.fp16:
+            raise ValueError("bf16 and fp16 are both true; choose one")
+        return self
+
+    # Where relative paths in the config are anchored (the config file's folder).
+    _base_dir: Path = Path(".")
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self._base_dir / p)
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config: where, what was there, and what is allowed."""
+
+    path: str
+    message: str
+    value: Any = None
+    has_value: bool = False
+
+    def __str__(self) -> str:
+        shown = f" (got {self.value!r})" if self.has_value else ""
+        return f"{self.path or '<root>'}: {self.message}{shown}"
+
+
+class ConfigError(UsageError):
+    """An invalid config; carries every issue found."""
+
+    def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        lines = "\n".join(f"  - {issue}" for issue in issues)
+        super().__init__(f"{source}: invalid config ({len(issues)} problem{'s' * (len(issues) != 1)}):\n{lines}")
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that a location inside ``model`` points to, if any."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return None
+        current = _unwrap(current.model_fields[part].annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """list[X], X | None and friends -> the model class X, where there is one."""
+    for arg in typing.get_args(annotation) or ():
+        found = _unwrap(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation
+
+
+def _issues_from_validation(error: ValidationError, root: type[BaseModel], prefix: tuple = ()) -> list[ConfigIssue]:
+    issues = []
+    for err in error.errors():
+        loc = tuple(prefix) + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        # Unions report each branch; keep the user's path readable.
+        loc = tuple(p for p in loc if p not in ("str", "bool", "literal['auto']", "float", "int"))
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(root, tuple(err["loc"])[:-1])
+            known = sorted(parent.model_fields) if parent else []
+            hint = closest(str(loc[-1]), known)
+            message = "unknown key" + (f"; did you mean {hint!r}?" if hint else "")
+            if known and not hint:
+                message += f"; allowed keys here: {', '.join(known)}"
+            issues.append(ConfigIssue(_dotted(loc), message))
+        else:
+            message = err["msg"]
+            if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+                allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+                hint = closest(err["input"], allowed)
+                message += f"; did you mean {hint!r}?" if hint else ""
+            issues.append(ConfigIssue(_dotted(loc), message, err.get("input"), "input" in err))
+    return issues
+
+
+def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
+    """Second pass: named components exist and their options fit their plugin's model."""
+    checks: list[tuple[str, str, ComponentRef]] = [
+        ("trainer", "trainer", config.trainer),  # type: ignore[list-item]
+        ("mitigation.mixer", "mixer", config.mitigation.mixer),
+        ("mitigation.policy", "policy", config.mitigation.policy),
+    ]
+    checks += [(f"reporters[{i}]", "reporter", ref) for i, ref in enumerate(config.reporters or [])]
+    for section in ("general", "domain"):
+        refs = getattr(config.benchmarks, section)
+        checks += [(f"benchmarks.{section}[{i}]", "benchmark", ref) for i, ref in enumerate(refs)]
+    issues = []
+    for path, kind, ref in checks:
+        catalog = harness.catalogs[kind]
+        if ref.name not in catalog:
+            issues.append(ConfigIssue(f"{path}.name" if ref.options else path,
+                                      unknown_name_message(kind, ref.name, catalog.names())))
+            continue
+        component = catalog.get(ref.name)
+        try:
+            component.Options.model_validate(ref.options)
+        except ValidationError as error:
+            issues += _issues_from_validation(error, component.Options, prefix=tuple(path.split(".")))
+    for i, spec in enumerate(config.datasets + config.mitigation.general_data):
+        where = f"datasets[{i}]" if i < len(config.datasets) else f"mitigation.general_data[{i - len(config.datasets)}]"
+        if spec.type and spec.type not in harness.catalogs["formatter"]:
+            issues.append(ConfigIssue(f"{where}.type", unknown_name_message(
+                "formatter", spec.type, harness.catalogs["formatter"].names())))
+    if config.benchmarks.suite is not None:
+        if config.benchmarks.suite not in harness.suites:
+            issues.append(ConfigIssue("benchmarks.suite", unknown_name_message(
+                "suite", config.benchmarks.suite, harness.suites)))
+    return issues
+
+
+def parse_config(data: Any, harness: Harness, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
+    """Validate a config mapping fully; raise :class:`ConfigError` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigIssue("", "the config must be a mapping of keys to values", data, True)])
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, _issues_from_validation(error, RunConfig)) from None
+    config._base_dir = base_dir or Path(".")
+    issues = _component_issues(config, harness)
+    if issues:
+        raise ConfigError(source, issues)
+    return config
+
+
+def load_config(path: str | Path, harness: Harness, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a YAML config file and validate it (nothing is loaded besides the YAML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise UsageError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    if overrides:
+        data = deep_merge(data or {}, overrides)
+    return parse_config(data, harness, source=str(path), base_dir=path.resolve().parent)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``override`` laid over it, mappings merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def missing_paths(config: RunConfig) -> list[str]:
+    """Local data files the config names that do not exist (hub names are skipped)."""
+    missing = []
+    for spec in config.datasets + config.mitigation.general_data:
+        if "://" in spec.path or spec.path.startswith("builtin:"):
+            continue
+        if not config.resolve_path(spec.path).exists():
+            missing.append(spec.path)
+    return missing
+

