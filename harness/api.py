@@ -152,6 +152,7 @@ class TrainRequest:
     general: list[Example] = field(default_factory=list)  # e.g. for EWC's Fisher estimate
     resume: bool = False
     learning_rate: float | None = None  # a round's override of settings.learning_rate
+    plan: RoundPlan | None = None  # the loop's round this training belongs to, if any
 
 
 @dataclass
@@ -242,43 +243,25 @@ class RoundPlan:
 
 
 @dataclass
-class ForgettingEstimate:
-    """How much one general benchmark degraded, with its uncertainty.
-
-    ``relative_pct`` is the seed's ``(base - ft) / base * 100``: positive means
-    the fine-tuned model is worse. Intervals are paired bootstrap intervals over
-    the same items; ``p_value`` is the exact McNemar test on discordant items.
-    """
-
-    benchmark: str
-    n: int
-    base_score: float
-    candidate_score: float
-    relative_pct: float
-    relative_ci_pct: tuple[float, float]
-    absolute: float  # base - candidate, in score units
-    absolute_ci: tuple[float, float]
-    p_value: float
-
-    def decisive(self, policy: str) -> float:
-        """The number a policy compares with the threshold: the point estimate or the upper bound."""
-        return self.relative_pct if policy == "point" else self.relative_ci_pct[1]
-
-
-@dataclass
 class EvaluationRecord:
     """A round's results: each benchmark on base and candidate, and the forgetting verdict."""
 
     base: dict[str, BenchmarkResult]
     candidate: dict[str, BenchmarkResult]
-    forgetting: dict[str, ForgettingEstimate]
+    forgetting: dict[str, Any]  # benchmark -> harness.stats.Comparison (general benchmarks)
+    gain: dict[str, Any]  # benchmark -> harness.stats.Comparison (domain benchmarks)
     passed: bool
     policy: str = "point"
     threshold: float = 5.0
 
+    def decisive_forgetting(self, benchmark: str) -> float:
+        """The number the policy compares with the threshold: point estimate or upper CI bound."""
+        c = self.forgetting[benchmark]
+        return c.relative if self.policy == "point" else c.relative_ci.high
+
     def worst_forgetting(self) -> float:
         """The largest decisive forgetting across general benchmarks (the one that decides)."""
-        return max((f.decisive(self.policy) for f in self.forgetting.values()), default=0.0)
+        return max((self.decisive_forgetting(b) for b in self.forgetting), default=0.0)
 
 
 @dataclass

@@ -21,6 +21,11 @@ from harness.api import UsageError
 COMMANDS = [
     "plugins",
     "validate",
+    "data",
+    "run",
+    "gate",
+    "eval",
+    "compare_models",
 ]
 
 

@@ -1,0 +1,46 @@
+"""``harness run CONFIG``: the whole train -> evaluate -> decide loop, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from harness.plugins import load_harness
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the train -> evaluate -> retrain loop")
+    parser.add_argument("config", nargs="?", help="YAML run config (omit with --resume)")
+    parser.add_argument("--run-dir", type=Path, help="run folder (default: runs/<config name>-<time>)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run after a crash or kill")
+    parser.add_argument("--no-report", action="store_true", help="skip rendering reports at the end")
+    parser.set_defaults(handler=run)
+
+
+def default_run_dir(config: str) -> Path:
+    return Path("runs") / f"{Path(config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness import loop
+
+    harness = load_harness(disable=args.disable)
+    run_dir = args.resume or args.run_dir or default_run_dir(args.config or "run")
+    verdict = loop.run(args.config, harness, run_dir, resume=args.resume is not None)
+    return finish(harness, run_dir, verdict, render=not args.no_report)
+
+
+def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:
+    """Print the verdict table and render reports; exit 0 on pass, 1 on fail."""
+    from harness.gate import markdown_summary
+
+    print()
+    print(markdown_summary(verdict))
+    if render:
+        from harness.reporting import render_reports
+
+        for path in render_reports(harness, run_dir):
+            print(f"report: {path}")
+    print(f"run folder: {run_dir}  ({verdict['seconds']:.0f} s)")
+    return 0 if verdict["passed"] else 1

@@ -1,0 +1,455 @@
+"""The train -> evaluate -> decide loop: the seed's recommended mitigation pipeline as code.
+
+1. Evaluate the base model once (general suite + domain benchmarks; cached).
+2. Round 1: mix the domain data with the first general share, train, evaluate,
+   measure forgetting against the base on the same items.
+3. Ask ``harness_next_round`` what to do: stop (a round passed, or the policy is
+   out of options) or retrain with a new share / learning rate.
+4. Choose the final round and write ``verdict.json``; render the reports.
+
+Every round is completely on disk (``COMPLETE`` marker written last) before the
+next starts, so ``--resume`` never retrains or re-evaluates a finished round.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import __version__
+from harness import stats
+from harness.api import (
+    Action,
+    Benchmark,
+    BenchmarkResult,
+    DataSource,
+    DecisionContext,
+    EvaluationRecord,
+    Example,
+    LoadedModel,
+    MixContext,
+    NextRound,
+    RoundOutcome,
+    RoundPlan,
+    TrainingRecord,
+    TrainRequest,
+    UsageError,
+)
+from harness.config import RunConfig, load_config
+from harness.plugins import Harness
+from harness.rundir import RunFolder, read_json, write_atomic, write_json
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------- components
+
+
+@dataclass
+class Components:
+    """The run's plugins, built with their validated options before anything loads."""
+
+    trainer: Any
+    mixer: Any
+    policy: Any
+    general: list[Benchmark]
+    domain: list[Benchmark]
+    limits: dict[str, int | None] = field(default_factory=dict)
+
+
+def _build(harness: Harness, kind: str, ref: Any) -> Any:
+    cls = harness.component(kind, ref.name)
+    return cls(cls.Options.model_validate(ref.options))
+
+
+def build_components(config: RunConfig, harness: Harness) -> Components:
+    bench = config.benchmarks
+    general_refs = list(bench.general)
+    if not general_refs and bench.suite:
+        from harness.config import BenchmarkRef
+
+        general_refs = [BenchmarkRef(name=n) for n in harness.suite(bench.suite).benchmarks]
+    general = [_build(harness, "benchmark", r) for r in general_refs]
+    domain = [_build(harness, "benchmark", r) for r in bench.domain]
+    limits = {r.name: r.limit or bench.limit for r in [*general_refs, *bench.domain]}
+    trainer = _build(harness, "trainer", config.trainer)
+    # Fail here, before any model loads (e.g. QLoRA on a machine without CUDA).
+    trainer.check_environment(config)
+    return Components(
+        trainer=trainer,
+        mixer=_build(harness, "mixer", config.mitigation.mixer),
+        policy=_build(harness, "policy", config.mitigation.policy),
+        general=general,
+        domain=domain,
+        limits=limits,
+    )
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@dataclass
+class RunData:
+    train: list[Example]
+    validation: list[Example]
+    domain: DataSource
+    general: list[DataSource]
+    manifest: dict[str, Any]
+
+
+def prepare_data(config: RunConfig, harness: Harness) -> RunData:
+    """Read and validate every source, split domain data into train/validation."""
+    from harness import data as data_io
+    from harness.data_sources import load_spec
+
+    if not config.datasets:
+        raise UsageError("datasets: the run needs at least one domain data file")
+    base_dir = config.resolve_path(".")
+    domain_examples: list[Example] = []
+    sources_manifest = []
+    for spec in config.datasets:
+        source = load_spec(spec, harness, base_dir=base_dir)
+        examples = source.examples[: spec.max_samples] if spec.max_samples else source.examples
+        domain_examples += examples
+        sources_manifest.append({"role": "domain", "path": spec.path, "type": spec.type, "examples": len(examples),
+                                 "duplicates": len(data_io.find_duplicates(examples)),
+                                 "sha256": data_io.examples_digest(examples)})
+    train, validation = data_io.validation_split(domain_examples, config.val_set_size, config.seed)
+    general = []
+    for spec in config.mitigation.general_data:
+        source = load_spec(spec, harness, base_dir=base_dir)
+        general.append(source)
+        sources_manifest.append({"role": "general", "path": spec.path, "type": spec.type,
+                                 "examples": len(source.examples), "weight": source.weight,
+                                 "max_samples": source.max_samples, "sha256": source.sha256})
+    domain = DataSource("domain", train, sha256=data_io.examples_digest(train))
+    manifest = {
+        "sources": sources_manifest,
+        "split": {"train": len(train), "validation": len(validation), "val_set_size": config.val_set_size,
+                  "seed": config.seed, "train_sha256": domain.sha256,
+                  "validation_sha256": data_io.examples_digest(validation)},
+    }
+    return RunData(train, validation, domain, general, manifest)
+
+
+# ---------------------------------------------------------------------- evaluation
+
+
+def _evaluate(model: LoadedModel, components: Components, config: RunConfig) -> dict[str, BenchmarkResult]:
+    from harness.evaluation import evaluate
+
+    return evaluate(
+        model, [*components.general, *components.domain], limit=config.benchmarks.limit,
+        seed=config.benchmarks.seed, batch_size=config.benchmarks.batch_size, limits=components.limits,
+    )
+
+
+def judge(
+    base: dict[str, BenchmarkResult], candidate: dict[str, BenchmarkResult], components: Components, config: RunConfig
+) -> EvaluationRecord:
+    """Forgetting on every general benchmark and gain on every domain one, paired, with CIs."""
+    forgetting_cfg = config.forgetting
+
+    def compare(name: str, higher_is_better: bool = True) -> stats.Comparison:
+        return stats.compare(base[name], candidate[name], higher_is_better=higher_is_better,
+                             confidence=forgetting_cfg.confidence, samples=forgetting_cfg.bootstrap_samples,
+                             seed=config.benchmarks.seed)
+
+    forgetting = {b.name: compare(b.name, getattr(b, "higher_is_better", True)) for b in components.general}
+    gain = {b.name: compare(b.name, getattr(b, "higher_is_better", True)) for b in components.domain}
+    verdict = stats.forgetting_verdict(list(forgetting.values()), threshold=forgetting_cfg.threshold,
+                                       policy=forgetting_cfg.policy)
+    return EvaluationRecord(base=base, candidate=candidate, forgetting=forgetting, gain=gain,
+                            passed=verdict.passed, policy=forgetting_cfg.policy, threshold=forgetting_cfg.threshold)
+
+
+def _comparisons_json(record: EvaluationRecord) -> dict[str, Any]:
+    return {
+        "threshold": record.threshold,
+        "policy": record.policy,
+        "passed": record.passed,
+        "worst_forgetting": record.worst_forgetting(),
+        "forgetting": {k: c.as_dict() for k, c in record.forgetting.items()},
+        "gain": {k: c.as_dict() for k, c in record.gain.items()},
+    }
+
+
+def _comparison_from_json(data: dict[str, Any]) -> stats.Comparison:
+    data = dict(data)
+    data["difference_ci"] = stats.Interval(**data["difference_ci"])
+    data["relative_ci"] = stats.Interval(**data["relative_ci"])
+    return stats.Comparison(**data)
+
+
+def load_evaluation(folder: RunFolder, index: int) -> EvaluationRecord:
+    rdir = folder.round_dir(index)
+    saved = read_json(rdir / "forgetting.json")
+    return EvaluationRecord(
+        base=folder.load_results(folder.base_eval),
+        candidate=folder.load_results(rdir / "eval.json"),
+        forgetting={k: _comparison_from_json(v) for k, v in saved["forgetting"].items()},
+        gain={k: _comparison_from_json(v) for k, v in saved["gain"].items()},
+        passed=saved["passed"], policy=saved["policy"], threshold=saved["threshold"],
+    )
+
+
+# ---------------------------------------------------------------------------- loop
+
+
+class Loop:
+    """One run of the loop over a run folder; ``resume`` picks up where a crash left off."""
+
+    def __init__(self, config: RunConfig, harness: Harness, run_dir: Path, *, progress: bool = True) -> None:
+        self.config = config
+        self.harness = harness
+        self.folder = RunFolder(run_dir)
+        self.progress = progress
+        self.components = build_components(config, harness)
+        self.timings: dict[str, float] = {}
+        self._base: LoadedModel | None = None
+
+    # -- lazily loaded base model: a resume that only re-renders never loads it
+    def base_model(self) -> LoadedModel:
+        if self._base is None:
+            from harness.models import load_model
+
+            start = time.perf_counter()
+            self._base = load_model(self.config.base_model, device=self.config.device, dtype=self.config.dtype,
+                                    trust_remote_code=self.config.trust_remote_code,
+                                    allow_pickle_weights=self.config.allow_pickle_weights,
+                                    base_dir=self.config.resolve_path("."))
+            self._add_time("load base model", start)
+        return self._base
+
+    def _add_time(self, stage: str, start: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    def _say(self, message: str) -> None:
+        if self.progress:
+            print(message, flush=True)
+
+    def run(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        folder = self.folder
+        folder.root.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder.config, yaml.safe_dump(config_snapshot(self.config), sort_keys=False))
+        data = prepare_data(self.config, self.harness)
+        write_json(folder.manifest, data.manifest)
+        self._say(f"data: {len(data.train)} train / {len(data.validation)} validation domain examples, "
+                  f"{sum(len(s.examples) for s in data.general)} general examples from {len(data.general)} sources")
+
+        base = self._base_results()
+        history: list[RoundOutcome] = []
+        share = self.config.mitigation.schedule[0] if self.config.mitigation.schedule else self.config.mitigation.general_share
+        lr = self.config.learning_rate
+        index = 1
+        while True:
+            plan = RoundPlan(index, share, lr, folder.round_dir(index))
+            if folder.is_complete(index):
+                outcome, decision = self._load_round(plan)
+                self._say(f"round {index}: already complete on disk (share {share:.0%}); not recomputed")
+            else:
+                outcome, decision = self._run_round(plan, data, base, history)
+            history.append(outcome)
+            if decision.action is Action.STOP:
+                break
+            share = decision.general_share if decision.general_share is not None else share
+            lr = decision.learning_rate if decision.learning_rate is not None else lr
+            index += 1
+        verdict = self._verdict(history, time.perf_counter() - started)
+        write_json(folder.verdict, verdict)
+        return verdict
+
+    def _base_results(self) -> dict[str, BenchmarkResult]:
+        folder = self.folder
+        if folder.base_eval.is_file():
+            self._say("base model: evaluation already on disk; not recomputed")
+            return folder.load_results(folder.base_eval)
+        self._say(f"base model: evaluating {self.config.base_model}")
+        start = time.perf_counter()
+        results = _evaluate(self.base_model(), self.components, self.config)
+        self._add_time("evaluate base", start)
+        folder.save_results(folder.base_eval, results)
+        return results
+
+    def _load_round(self, plan: RoundPlan) -> tuple[RoundOutcome, NextRound]:
+        rdir = plan.run_dir
+        saved_plan = read_json(rdir / "plan.json")
+        plan.general_share, plan.learning_rate = saved_plan["general_share"], saved_plan["learning_rate"]
+        plan.reason = saved_plan.get("reason", "")
+        decision = read_json(rdir / "decision.json")
+        return (
+            RoundOutcome(plan, load_evaluation(self.folder, plan.index)),
+            NextRound(Action(decision["action"]), decision["reason"], decision.get("general_share"),
+                      decision.get("learning_rate")),
+        )
+
+    def _run_round(
+        self, plan: RoundPlan, data: RunData, base: dict[str, BenchmarkResult], history: list[RoundOutcome]
+    ) -> tuple[RoundOutcome, NextRound]:
+        hook = self.harness.hook
+        rdir = plan.run_dir
+        write_json(rdir / "plan.json", {"index": plan.index, "general_share": plan.general_share,
+                                        "learning_rate": plan.learning_rate, "reason": plan.reason})
+        self._say(f"round {plan.index}: general share {plan.general_share:.0%}, learning rate {plan.learning_rate:g}")
+
+        start = time.perf_counter()
+        mixed = self.components.mixer.mix(
+            data.domain, data.general,
+            MixContext(general_share=plan.general_share, seed=self.config.seed + plan.index,
+                       cache_dir=self.folder.root / "cache", load_base_model=self.base_model),
+        )
+        write_json(rdir / "mix.json", mixed.manifest)
+        self._add_time("mix data", start)
+
+        hook.harness_before_train(plan=plan)
+        start = time.perf_counter()
+        train_dir = rdir / "train"
+        general_examples = [e for s in data.general for e in s.examples]
+        training: TrainingRecord = self.components.trainer.train(TrainRequest(
+            settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
+            general=general_examples, resume=train_dir.exists(), learning_rate=plan.learning_rate, plan=plan,
+        ))
+        self._add_time("train", start)
+        write_json(rdir / "training.json", training)
+        hook.harness_after_train(plan=plan, training=training)
+
+        start = time.perf_counter()
+        candidate = self._candidate(training)
+        results = _evaluate(candidate, self.components, self.config)
+        del candidate
+        self._add_time("evaluate rounds", start)
+        self.folder.save_results(rdir / "eval.json", results)
+        evaluation = judge(base, results, self.components, self.config)
+        write_json(rdir / "forgetting.json", _comparisons_json(evaluation))
+        hook.harness_after_evaluate(plan=plan, evaluation=evaluation)
+        self._say(_round_summary(plan, evaluation))
+
+        outcome = RoundOutcome(plan, evaluation)
+        decision = hook.harness_next_round(
+            context=DecisionContext(settings=self.config, history=[*history, outcome], policy=self.components.policy)
+        )
+        if decision is None:
+            raise UsageError("no plugin answered harness_next_round (is the 'policies' plugin disabled?)")
+        write_json(rdir / "decision.json", decision)
+        self.folder.mark_complete(plan.index)
+        self._say(f"round {plan.index}: {decision.action.value} - {decision.reason}")
+        return outcome, decision
+
+    def _candidate(self, training: TrainingRecord) -> LoadedModel:
+        from harness.evaluation import merge_adapter
+        from harness.models import load_model
+
+        if training.is_adapter:
+            return merge_adapter(self.base_model(), training.weights_dir)
+        return load_model(str(training.weights_dir), device=self.config.device, dtype=self.config.dtype)
+
+    def _verdict(self, history: list[RoundOutcome], seconds: float) -> dict[str, Any]:
+        rounds = []
+        for outcome in history:
+            evaluation = outcome.evaluation
+            domain_score = _mean([c.candidate for c in evaluation.gain.values()])
+            rounds.append({
+                "round": outcome.plan.index,
+                "general_share": outcome.plan.general_share,
+                "learning_rate": outcome.plan.learning_rate,
+                "passed": evaluation.passed,
+                "worst_forgetting": evaluation.worst_forgetting(),
+                "domain_score": domain_score,
+                **_comparisons_json(evaluation),
+            })
+        passing = [r for r in rounds if r["passed"]]
+        if passing:
+            chosen = max(passing, key=lambda r: (_nan_low(r["domain_score"]), -r["round"]))
+            why = f"round {chosen['round']} passes with the best domain score among passing rounds"
+        else:
+            chosen = min(rounds, key=lambda r: r["worst_forgetting"])
+            why = f"no round passed; round {chosen['round']} forgot least ({chosen['worst_forgetting']:.2f}%)"
+        return {
+            "schema": "harness.verdict/1",
+            "passed": bool(passing),
+            "threshold": self.config.forgetting.threshold,
+            "policy": self.config.forgetting.policy,
+            "chosen_round": chosen["round"],
+            "reason": why,
+            "base_model": self.config.base_model,
+            "trainer": self.config.trainer.name,
+            "rounds": rounds,
+            "seconds": round(seconds, 1),
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "environment": environment(),
+        }
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _nan_low(value: float) -> float:
+    return value if value == value else float("-inf")
+
+
+def _round_summary(plan: RoundPlan, evaluation: EvaluationRecord) -> str:
+    lines = [f"round {plan.index} results ({'PASS' if evaluation.passed else 'FAIL'}, "
+             f"threshold {evaluation.threshold}% {evaluation.policy}):"]
+    for name, c in {**evaluation.forgetting, **evaluation.gain}.items():
+        kind = "forgetting" if name in evaluation.forgetting else "gain"
+        value = c.relative if kind == "forgetting" else -c.relative
+        lo, hi = (c.relative_ci.low, c.relative_ci.high) if kind == "forgetting" else (-c.relative_ci.high, -c.relative_ci.low)
+        lines.append(f"  {name:<22} {c.base:.3f} -> {c.candidate:.3f}  {kind} {value:+.1f}% "
+                     f"[{lo:+.1f}, {hi:+.1f}] n={c.n}")
+    return "\n".join(lines)
+
+
+def config_snapshot(config: RunConfig) -> dict[str, Any]:
+    """The config as run, with local data paths made absolute so the snapshot stands alone."""
+    snapshot = config.model_dump(mode="json", exclude={"callbacks"})
+    for key, specs in (("datasets", snapshot["datasets"]), ("general_data", snapshot["mitigation"]["general_data"])):
+        for spec in specs:
+            if "://" not in spec["path"] and not spec["path"].startswith("builtin:"):
+                spec["path"] = str(config.resolve_path(spec["path"]).resolve())
+    return snapshot
+
+
+def environment() -> dict[str, Any]:
+    """Versions and hardware, for the report's reproducibility section."""
+    from importlib import metadata
+
+    versions = {}
+    for package in ("torch", "transformers", "peft", "lm_eval", "datasets", "accelerate", "pluggy", "pydantic"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    env: dict[str, Any] = {"harness": __version__, "python": platform.python_version(),
+                           "platform": platform.platform(), "packages": versions}
+    try:
+        import torch
+
+        env["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    except ImportError:
+        pass
+    return env
+
+
+def run(config_path: str | Path | None, harness: Harness, run_dir: Path, *, resume: bool = False,
+        progress: bool = True) -> dict[str, Any]:
+    """Validate, then run the loop in ``run_dir``; with ``resume`` the folder's own config is used."""
+    folder = RunFolder(run_dir)
+    if resume:
+        if not folder.config.is_file():
+            raise UsageError(f"{run_dir}: not a run folder (no config.yml); nothing to resume")
+        config = load_config(folder.config, harness)
+    else:
+        if config_path is None:
+            raise UsageError("a config file is required unless --resume is given")
+        if folder.root.exists() and any(folder.root.iterdir()):
+            raise UsageError(f"{run_dir} already holds a run; use --resume to continue it, or choose another --run-dir")
+        config = load_config(config_path, harness)
+    return Loop(config, harness, run_dir, progress=progress).run()

@@ -1,0 +1,137 @@
+"""A run folder that loses nothing: every file is written atomically, every round completely.
+
+Layout::
+
+    RUN_DIR/
+      config.yml               the validated config, as run
+      data/manifest.json       counts and hashes of every source, the split
+      base/eval.json           the base model's per-item results
+      rounds/round-N/
+        plan.json              share and learning rate of this round
+        mix.json               what the mixer put in (counts, hashes, percentages)
+        train/                 the trainer's folder: adapter or model, metrics.jsonl, checkpoints
+        eval.json              the candidate's per-item results
+        forgetting.json        per benchmark: base -> candidate, CI, p-value; the verdict
+        decision.json          what the loop does next, and why
+        COMPLETE               written last: the round is fully on disk
+      verdict.json             the run's outcome (the release gate reads this)
+
+A round without ``COMPLETE`` is redone from its last training checkpoint on
+``--resume``; a complete one is read back, never recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.api import BenchmarkResult, ItemScore
+
+COMPLETE = "COMPLETE"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write-then-rename, so a crash never leaves a half-written file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "value") and value.__class__.__module__ != "builtins" and hasattr(value, "name"):
+        return value.value  # enums
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def result_to_json(result: BenchmarkResult) -> dict[str, Any]:
+    return {
+        "benchmark": result.benchmark,
+        "metric": result.metric,
+        "n": result.n,
+        "score": result.score,
+        "seconds": result.seconds,
+        "items": [[i.item_id, i.score] for i in result.items],
+        "extra": _plain(result.extra),
+    }
+
+
+def result_from_json(data: dict[str, Any]) -> BenchmarkResult:
+    return BenchmarkResult(
+        benchmark=data["benchmark"],
+        metric=data["metric"],
+        items=[ItemScore(i, s) for i, s in data["items"]],
+        seconds=data.get("seconds", 0.0),
+        extra=data.get("extra", {}),
+    )
+
+
+class RunFolder:
+    """Paths and atomic reads/writes for one run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yml"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "data" / "manifest.json"
+
+    @property
+    def base_eval(self) -> Path:
+        return self.root / "base" / "eval.json"
+
+    @property
+    def verdict(self) -> Path:
+        return self.root / "verdict.json"
+
+    def round_dir(self, index: int) -> Path:
+        return self.root / "rounds" / f"round-{index}"
+
+    def is_complete(self, index: int) -> bool:
+        return (self.round_dir(index) / COMPLETE).is_file()
+
+    def mark_complete(self, index: int) -> None:
+        write_atomic(self.round_dir(index) / COMPLETE, "")
+
+    def completed_rounds(self) -> list[int]:
+        rounds = sorted(
+            int(p.name.split("-")[1]) for p in (self.root / "rounds").glob("round-*") if p.name.split("-")[1].isdigit()
+        ) if (self.root / "rounds").is_dir() else []
+        return [r for r in rounds if self.is_complete(r)]
+
+    def save_results(self, path: Path, results: dict[str, BenchmarkResult]) -> None:
+        write_json(path, {name: result_to_json(r) for name, r in results.items()})
+
+    def load_results(self, path: Path) -> dict[str, BenchmarkResult]:
+        return {name: result_from_json(r) for name, r in read_json(path).items()}

@@ -1,0 +1,211 @@
+"""The train -> evaluate -> decide loop, on a deterministic forgetting scenario.
+
+A test-only trainer damages a copy of the tiny model by an amount that shrinks
+as the general share grows; a test-only general benchmark turns that damage
+into exactly that much forgetting. So the controller's decisions are checked
+exactly, while the real loop, run folder, mixer, statistics and policies run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import loop
+from harness.api import Benchmark, BenchmarkResult, ItemScore, Trainer, TrainingRecord
+from harness.hookspecs import hookimpl
+from harness.plugins import load_harness
+from harness.testing import chat_records, write_jsonl
+
+N_ITEMS = 100
+
+
+def forgetting_for(share: float) -> float:
+    """Percent of general items the damaged model gets wrong: 12% at 20%, 7% at 30%, 2% at 40%."""
+    return max(0.0, 50 * (0.44 - share))
+
+
+class DamageTrainer(Trainer):
+    name = "test_damage"
+    calls: list[int] = []
+    crash_on_round: int | None = None
+
+    def train(self, request):
+        index = request.plan.index
+        if DamageTrainer.crash_on_round == index:
+            raise KeyboardInterrupt(f"simulated kill during round {index}")
+        DamageTrainer.calls.append(index)
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        base = request.settings.base_model
+        model = AutoModelForCausalLM.from_pretrained(base)
+        damage = forgetting_for(request.plan.general_share)
+        with torch.no_grad():  # distinct weights per round, so no cached result can be reused
+            model.lm_head.weight.add_(1e-3 * (index + damage))
+        model.config.harness_test_damage = damage
+        out = request.output_dir / "model"
+        model.save_pretrained(out)
+        AutoTokenizer.from_pretrained(base).save_pretrained(out)
+        (request.output_dir / "metrics.jsonl").write_text('{"step": 1, "loss": 1.0}\n')
+        return TrainingRecord(request.output_dir, out, False, request.output_dir / "metrics.jsonl",
+                              1, 1.0, None, len(request.train), 0.1)
+
+
+class DamageBenchmark(Benchmark):
+    name = "test_general"
+    role = "general"
+    evaluations = 0
+
+    def definition_fingerprint(self):
+        return "test-general-v1"
+
+    def evaluate(self, model, *, limit, seed, batch_size):
+        DamageBenchmark.evaluations += 1
+        wrong = round(getattr(model.model.config, "harness_test_damage", 0.0) * N_ITEMS / 100)
+        return BenchmarkResult(self.name, "acc", [ItemScore(f"q{i}", 0.0 if i < wrong else 1.0) for i in range(N_ITEMS)])
+
+
+class DomainBenchmark(Benchmark):
+    name = "test_domain"
+    role = "domain"
+
+    def definition_fingerprint(self):
+        return "test-domain-v1"
+
+    def evaluate(self, model, *, limit, seed, batch_size):
+        trained = hasattr(model.model.config, "harness_test_damage")
+        right = 80 if trained else 40
+        return BenchmarkResult(self.name, "acc", [ItemScore(f"d{i}", float(i < right)) for i in range(100)])
+
+
+class ScenarioPlugin:
+    @hookimpl
+    def harness_register_trainers(self, register):
+        register(DamageTrainer)
+
+    @hookimpl
+    def harness_register_benchmarks(self, register):
+        register(DamageBenchmark)
+        register(DomainBenchmark)
+
+
+@pytest.fixture
+def scenario(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    DamageTrainer.calls = []
+    DamageTrainer.crash_on_round = None
+    DamageBenchmark.evaluations = 0
+    write_jsonl(tmp_path / "domain.jsonl", chat_records(50, "fire"))
+    write_jsonl(tmp_path / "general.jsonl", chat_records(200, "general knowledge", seed=3))
+
+    def make(policy: str = "schedule") -> tuple[Path, object]:
+        config = {
+            "base_model": str(tiny_model_dir),
+            "dtype": "float32",
+            "trainer": "test_damage",
+            "datasets": [{"path": "domain.jsonl"}],
+            "benchmarks": {"suite": None, "general": ["test_general"], "domain": ["test_domain"], "limit": None},
+            "forgetting": {"threshold": 5.0, "policy": "point", "bootstrap_samples": 200},
+            "mitigation": {"mixer": "ratio", "general_data": [{"path": "general.jsonl"}],
+                           "schedule": [0.2, 0.3, 0.4], "policy": policy, "max_rounds": 4},
+            "reporters": [],
+        }
+        path = tmp_path / f"{policy}.yml"
+        path.write_text(yaml.safe_dump(config))
+        return path, load_harness(extra_plugins=[ScenarioPlugin()])
+
+    return make
+
+
+def test_schedule_steps_shares_and_stops_at_first_pass(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    verdict = loop.run(config, harness, tmp_path / "run", progress=False)
+    shares = [r["general_share"] for r in verdict["rounds"]]
+    assert shares == [0.2, 0.3, 0.4]
+    assert [r["passed"] for r in verdict["rounds"]] == [False, False, True]
+    assert [round(r["worst_forgetting"], 6) for r in verdict["rounds"]] == [12.0, 7.0, 2.0]
+    assert verdict["passed"] and verdict["chosen_round"] == 3
+    for index in (1, 2, 3):
+        rdir = tmp_path / "run" / "rounds" / f"round-{index}"
+        assert (rdir / "COMPLETE").is_file()
+        forgetting = json.loads((rdir / "forgetting.json").read_text())["forgetting"]["test_general"]
+        assert forgetting["n"] == N_ITEMS and forgetting["p_value"] <= 1
+        mix = json.loads((rdir / "mix.json").read_text())
+        assert mix  # the mixer's manifest is saved per round
+    assert json.loads((tmp_path / "run" / "verdict.json").read_text())["chosen_round"] == 3
+
+
+def test_adaptive_policy_needs_fewer_rounds(scenario, tmp_path):
+    config, harness = scenario("adaptive")
+    verdict = loop.run(config, harness, tmp_path / "run", progress=False)
+    assert verdict["passed"]
+    assert len(verdict["rounds"]) < 3
+    assert verdict["rounds"][0]["general_share"] == 0.2
+    assert verdict["rounds"][-1]["general_share"] > 0.4  # jumped past the schedule's next steps
+
+
+def test_no_pass_picks_least_forgetting(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    data = yaml.safe_load(config.read_text())
+    data["forgetting"]["threshold"] = 1.0  # nothing passes
+    config.write_text(yaml.safe_dump(data))
+    verdict = loop.run(config, harness, tmp_path / "run", progress=False)
+    assert not verdict["passed"] and len(verdict["rounds"]) == 3
+    assert verdict["chosen_round"] == 3 and "forgot least" in verdict["reason"]
+
+
+def test_resume_after_a_kill_does_not_redo_finished_rounds(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    run_dir = tmp_path / "run"
+    DamageTrainer.crash_on_round = 2
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(config, harness, run_dir, progress=False)
+    assert DamageTrainer.calls == [1]
+    assert (run_dir / "rounds" / "round-1" / "COMPLETE").is_file()
+    assert not (run_dir / "rounds" / "round-2" / "COMPLETE").exists()
+    round1 = {p: p.stat().st_mtime_ns for p in (run_dir / "rounds" / "round-1").rglob("*") if p.is_file()}
+    evaluations_before = DamageBenchmark.evaluations  # base + round 1
+
+    DamageTrainer.crash_on_round = None
+    shutil.rmtree(tmp_path / "cache")  # no evaluation cache: re-evaluation would show in the count
+    verdict = loop.run(None, harness, run_dir, resume=True, progress=False)
+    assert DamageTrainer.calls == [1, 2, 3]  # round 1 was not retrained
+    assert DamageBenchmark.evaluations == evaluations_before + 2  # rounds 2 and 3 only; base not redone
+    assert {p: p.stat().st_mtime_ns for p in round1} == round1
+    assert [r["general_share"] for r in verdict["rounds"]] == [0.2, 0.3, 0.4]
+
+
+def test_run_refuses_to_overwrite_a_run(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "something").write_text("x")
+    with pytest.raises(Exception, match="already holds a run"):
+        loop.run(config, harness, tmp_path / "run", progress=False)
+
+
+def _gate(*args):
+    return subprocess.run([sys.executable, "-m", "harness.cli", "gate", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_gate_exit_codes(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    loop.run(config, harness, tmp_path / "run", progress=False)
+    passed = _gate(tmp_path / "run")
+    assert passed.returncode == 0 and "## Forgetting gate: PASS" in passed.stdout
+    assert "| test_general | 100 | 1.000 | 0.980 |" in passed.stdout
+    strict = _gate(tmp_path / "run" / "verdict.json", "--max-forgetting", "1")
+    assert strict.returncode == 1 and "FAIL" in strict.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert _gate(bad).returncode == 2
+    bad.write_text(json.dumps({"schema": "something else"}))
+    assert _gate(bad).returncode == 2
+    assert _gate(tmp_path / "nowhere").returncode == 2
