@@ -41,13 +41,16 @@ def collect(run_dir: Path) -> dict[str, Any]:
             "metrics": _jsonl(rdir / "train" / "metrics.jsonl"),
             "decision": read_json(rdir / "decision.json"),
             "samples": read_json(rdir / "samples.json") if (rdir / "samples.json").is_file() else [],
+            "data_stats": read_json(rdir / "data_stats.json") if (rdir / "data_stats.json").is_file() else {},
         }
+    base_samples = folder.root / "base" / "samples.json"
     return {
         "run_dir": str(folder.root),
         "verdict": verdict,
         "rounds": rounds,
         "manifest": read_json(folder.manifest) if folder.manifest.is_file() else {},
         "config_text": folder.config.read_text(encoding="utf-8") if folder.config.is_file() else "",
+        "base_samples": read_json(base_samples) if base_samples.is_file() else [],
     }
 
 

@@ -1,0 +1,72 @@
+"""report.html: one self-contained page rendered with jinja2 (inline CSS, inline SVG charts).
+
+Nothing on the page loads from the network: no fonts, scripts or images from
+elsewhere, so it opens on an air-gapped machine and in a CI artifact viewer.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from . import svg
+
+
+def _charts(report: dict[str, Any]) -> dict[str, str]:
+    rounds = report["rounds"]
+    threshold = report["verdict"]["threshold"]
+    charts: dict[str, str] = {}
+    benchmarks = [c["benchmark"] for c in rounds[0]["general"]] if rounds else []
+    if benchmarks:
+        charts["forgetting"] = svg.grouped_bars(
+            benchmarks,
+            [(f"round {r['round']} ({r['general_share']:.0%})",
+              [c["forgetting_pct"] for c in r["general"]],
+              [tuple(v if v is not None else float("nan") for v in c["forgetting_ci_pct"]) for c in r["general"]])
+             for r in rounds],
+            title="Forgetting per benchmark per round", y_label="forgetting, % relative (95% CI)",
+            hline=(threshold, f"threshold {threshold:g}%"),
+        )
+    points = []
+    for r in rounds:
+        forgetting = [c["forgetting_pct"] for c in r["general"] if c["forgetting_pct"] is not None]
+        gains = [c["change_pct"] for c in r["domain"] if c["change_pct"] is not None]
+        if forgetting and gains:
+            points.append((f"round {r['round']} ({r['general_share']:.0%})", sum(forgetting) / len(forgetting),
+                           sum(gains) / len(gains), r["passed"]))
+    charts["tradeoff"] = svg.scatter(points, title="Domain gain vs average forgetting",
+                                     x_label="average forgetting on general benchmarks, %",
+                                     y_label="domain gain, % relative", pass_region_x=threshold)
+    loss_series, val_series, lr_series, warn_series = [], [], [], []
+    for r in rounds:
+        label = f"round {r['round']}"
+        steps = [m for m in r["metrics"] if m.get("step") is not None]
+        loss_series.append((f"{label} train", [(m["step"], m["loss"]) for m in steps if m.get("loss") is not None]))
+        val = [(m["step"], m["val_loss"]) for m in steps if m.get("val_loss") is not None]
+        if val:
+            val_series.append((f"{label} validation", val))
+        lr_series.append((label, [(m["step"], m["learning_rate"]) for m in steps if m.get("learning_rate") is not None]))
+        warn = [(m["step"], m.get("early_warning", m.get("kl_to_base"))) for m in steps
+                if m.get("early_warning", m.get("kl_to_base")) is not None]
+        if warn:
+            warn_series.append((label, warn))
+    charts["loss"] = svg.line_chart(loss_series + val_series, title="Training and validation loss",
+                                    x_label="optimizer step", y_label="loss")
+    charts["lr"] = svg.line_chart(lr_series, title="Learning rate", x_label="optimizer step", y_label="learning rate")
+    charts["early_warning"] = svg.line_chart(warn_series, title="Early-warning forgetting signal",
+                                             x_label="optimizer step", y_label="KL(fine-tuned || base) on general text")
+    lengths = rounds[-1]["token_lengths"] if rounds else []
+    charts["lengths"] = svg.histogram(lengths, title="Token lengths of the training mix", x_label="tokens")
+    return charts
+
+
+def render_html(report: dict[str, Any]) -> str:
+    template_text = resources.files(__package__).joinpath("templates/report.html.j2").read_text(encoding="utf-8")
+    css = resources.files(__package__).joinpath("templates/report.css").read_text(encoding="utf-8")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = lambda v: "n/a" if v is None else f"{v:+.1f}%"
+    env.filters["score"] = lambda v: "n/a" if v is None else f"{v:.3f}"
+    env.filters["pval"] = lambda v: "n/a" if v is None else f"{v:.3g}"
+    return env.from_string(template_text).render(report=report, charts=_charts(report), css=css)

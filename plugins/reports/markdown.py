@@ -1,0 +1,56 @@
+"""report.md: the same tables as the HTML report, in GitHub-flavoured Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f}%"
+
+
+def _ci(pair: list[float | None]) -> str:
+    return f"[{_pct(pair[0])}, {_pct(pair[1])}]"
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    verdict = report["verdict"]
+    lines = [
+        f"# Forgetting report: {'PASS' if verdict['passed'] else 'FAIL'}",
+        "",
+        f"`{report['base_model']}` fine-tuned with `{report['trainer']}`. Threshold: {verdict['threshold']:g}% "
+        f"relative degradation on every general benchmark, `{verdict['policy']}` policy. Chosen round: "
+        f"{verdict['chosen_round']} ({verdict['reason']}).",
+        "",
+        "Change is relative to the base model on the same items (negative = worse); intervals are paired "
+        "bootstrap 95% CIs; p is the exact McNemar test.",
+    ]
+    for r in report["rounds"]:
+        lines += [
+            "",
+            f"## Round {r['round']}: general share {r['general_share']:.0%}, learning rate {r['learning_rate']:g} "
+            f"- {'pass' if r['passed'] else 'fail'}",
+            "",
+            "| benchmark | role | n | base | fine-tuned | change | 95% CI | p | status |",
+            "|---|---|---:|---:|---:|---:|---|---:|---|",
+        ]
+        for role, rows in (("domain", r["domain"]), ("general", r["general"])):
+            for c in rows:
+                p = "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}"
+                lines.append(
+                    f"| {c['benchmark']} | {role} | {c['n']} | {_score(c['base'])} | {_score(c['candidate'])} | "
+                    f"{_pct(c['change_pct'])} | {_ci(c['change_ci_pct'])} | "
+                    f"{p} | {c['status']} |"
+                )
+        decision = r.get("decision") or {}
+        if decision:
+            lines += ["", f"Decision: **{decision.get('action')}**: {decision.get('reason')}"]
+    timings = report.get("timings") or {}
+    if timings:
+        lines += ["", "Time per stage: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+                  + (f"; total {report['seconds']:.0f} s." if report.get("seconds") is not None else ".")]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,91 @@
+"""The report's view model: one plain dict built from a run folder's saved results.
+
+Every renderer (HTML, Markdown, JSON) starts from this, so the three formats
+always agree, and the JSON output *is* this dict (its schema is
+``results.schema.json`` beside this file).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+RESULTS_SCHEMA = "harness.results/1"
+
+
+def _num(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _comparison(c: dict[str, Any], threshold: float, policy: str, kind: str) -> dict[str, Any]:
+    decisive = c["relative"] if policy == "point" else c["relative_ci"]["high"]
+    return {
+        "benchmark": c["benchmark"],
+        "metric": c["metric"],
+        "n": c["n"],
+        "base": _num(c["base"]),
+        "candidate": _num(c["candidate"]),
+        # Positive forgetting = worse; gain is its negation so "positive = better" reads naturally.
+        "change_pct": _num(-c["relative"]),
+        "change_ci_pct": [_num(-c["relative_ci"]["high"]), _num(-c["relative_ci"]["low"])],
+        "forgetting_pct": _num(c["relative"]),
+        "forgetting_ci_pct": [_num(c["relative_ci"]["low"]), _num(c["relative_ci"]["high"])],
+        "difference": _num(c["difference"]),
+        "difference_ci": [_num(c["difference_ci"]["low"]), _num(c["difference_ci"]["high"])],
+        "p_value": _num(c["p_value"]),
+        "p_test": "mcnemar" if c.get("p_is_mcnemar", True) else "sign",
+        "worse": c.get("worse"),
+        "better": c.get("better"),
+        "status": ("ok" if _num(decisive) is not None and decisive < threshold else "forgot") if kind == "general"
+        else ("gain" if c["relative"] < 0 else "no gain"),
+    }
+
+
+def build(results: dict[str, Any]) -> dict[str, Any]:
+    """Everything the renderers show, in display order."""
+    verdict = results["verdict"]
+    threshold, policy = verdict["threshold"], verdict["policy"]
+    rounds = []
+    for summary in verdict["rounds"]:
+        index = summary["round"]
+        saved = results["rounds"].get(index) or results["rounds"].get(str(index)) or {}
+        metrics = saved.get("metrics", [])
+        rounds.append({
+            "round": index,
+            "general_share": summary["general_share"],
+            "learning_rate": summary["learning_rate"],
+            "passed": summary["passed"],
+            "worst_forgetting": _num(summary["worst_forgetting"]),
+            "domain_score": _num(summary.get("domain_score")),
+            "general": [_comparison(c, threshold, policy, "general") for c in summary["forgetting"].values()],
+            "domain": [_comparison(c, threshold, policy, "domain") for c in summary.get("gain", {}).values()],
+            "decision": saved.get("decision", {}),
+            "training": saved.get("training", {}),
+            "mix": saved.get("mix", {}),
+            "token_lengths": saved.get("data_stats", {}).get("token_lengths", []),
+            "samples": saved.get("samples", []),
+            "metrics": [
+                {k: m.get(k) for k in ("step", "loss", "val_loss", "learning_rate", "grad_norm", "tokens_per_second",
+                                       "padding_ratio", "early_warning", "kl_to_base")}
+                for m in metrics
+            ],
+        })
+    return {
+        "schema": RESULTS_SCHEMA,
+        "verdict": {
+            "passed": verdict["passed"],
+            "threshold": threshold,
+            "policy": policy,
+            "chosen_round": verdict["chosen_round"],
+            "reason": verdict["reason"],
+        },
+        "base_model": verdict["base_model"],
+        "trainer": verdict["trainer"],
+        "rounds": rounds,
+        "base_samples": results.get("base_samples", []),
+        "manifest": results.get("manifest", {}),
+        "config_text": results.get("config_text", ""),
+        "environment": verdict.get("environment", {}),
+        "timings": verdict.get("timings", {}),
+        "seconds": verdict.get("seconds"),
+    }

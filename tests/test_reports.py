@@ -1,0 +1,102 @@
+"""Reports: rendered from the run folder alone, self-contained, schema-valid, clean in a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness import loop
+from harness.plugins import load_harness
+from harness.reporting import render_reports
+from scenario import scenario  # noqa: F401  (fixture)
+
+SCHEMA = Path(__file__).resolve().parents[1] / "plugins" / "reports" / "results.schema.json"
+
+
+@pytest.fixture
+def finished_run(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    loop.run(config, harness, tmp_path / "run", progress=False)
+    return tmp_path / "run", harness
+
+
+def test_all_three_formats_render(finished_run):
+    run_dir, harness = finished_run
+    written = render_reports(harness, run_dir)
+    assert sorted(p.name for p in written) == ["report.html", "report.md", "results.json"]
+    html = (run_dir / "report.html").read_text()
+    assert "PASS: every general benchmark must degrade less than 5.0%" in html
+    assert html.count("<svg") >= 3  # forgetting bars, trade-off scatter, loss curve at least
+    assert "Round 3: general share 40%" in html and "(chosen)" in html
+    markdown = (run_dir / "report.md").read_text()
+    assert markdown.startswith("# Forgetting report: PASS")
+    assert "| test_general | general | 100 | 1.000 | 0.880 | -12.0% |" in markdown
+
+
+def test_html_is_self_contained(finished_run):
+    run_dir, harness = finished_run
+    render_reports(harness, run_dir, ["html"])
+    html = (run_dir / "report.html").read_text()
+    # The only URL allowed is the SVG namespace, which is an identifier, not a request.
+    urls = set(re.findall(r"""(?:src|href)\s*=\s*["']?([^"' >]+)""", html)) | set(re.findall(r"url\(([^)]+)\)", html))
+    assert urls == set()
+    assert "<script" not in html and "<link" not in html
+
+
+def test_rerender_gives_the_same_report_without_recomputing(finished_run, monkeypatch):
+    run_dir, harness = finished_run
+    render_reports(harness, run_dir)
+    first = {name: (run_dir / name).read_bytes() for name in ("report.html", "report.md", "results.json")}
+    # Nothing may be recomputed: make evaluation and model loading impossible.
+    import harness.evaluation as evaluation
+    import harness.models as models
+
+    monkeypatch.setattr(evaluation, "evaluate", lambda *a, **k: pytest.fail("re-render evaluated a model"))
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("re-render loaded a model"))
+    render_reports(load_harness(), run_dir)
+    assert {name: (run_dir / name).read_bytes() for name in first} == first
+
+
+def test_results_json_matches_its_schema(finished_run):
+    jsonschema = pytest.importorskip("jsonschema")
+    run_dir, harness = finished_run
+    render_reports(harness, run_dir, ["json"])
+    results = json.loads((run_dir / "results.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    assert results["verdict"]["chosen_round"] == 3
+    general = results["rounds"][0]["general"][0]
+    assert general["n"] == 100 and general["forgetting_pct"] == pytest.approx(12.0)
+    lo, hi = general["forgetting_ci_pct"]
+    assert lo <= 12.0 <= hi
+
+
+def test_report_opens_in_chromium_without_errors_or_requests(finished_run):
+    """A real browser: no console errors, no network requests; a screenshot is saved beside the report."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed and could not be installed here (apt package 'chromium')")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    run_dir, harness = finished_run
+    (report,) = render_reports(harness, run_dir, ["html"])
+    errors, requests = [], []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(report.resolve().as_uri())
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(run_dir / "report.png"), full_page=True)
+        title = page.title()
+        browser.close()
+    assert errors == []
+    assert requests == [report.resolve().as_uri()]  # the page itself, nothing else
+    assert "PASS" in title
+    assert (run_dir / "report.png").stat().st_size > 10_000
