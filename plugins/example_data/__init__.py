@@ -1,0 +1,1 @@
+"""Example data sets shipped with the harness (synthetic, educational)."""
