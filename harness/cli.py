@@ -26,6 +26,11 @@ COMMANDS = [
     "gate",
     "eval",
     "compare_models",
+    "compare",
+    "train",
+    "merge",
+    "generate",
+    "lr_find",
 ]
 
 

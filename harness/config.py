@@ -115,6 +115,17 @@ class Mitigation(Strict):
         return shares
 
 
+class Samples(Strict):
+    """Sample generations shown side by side (base vs fine-tuned) in the report."""
+
+    domain: int = Field(3, ge=0)  # prompts taken from the domain validation split
+    general: list[str] = Field(default_factory=lambda: [
+        "Explain in two sentences why the sky is blue.",
+        "What is 17 multiplied by 3? Answer briefly.",
+    ])
+    max_new_tokens: int = Field(64, ge=1)
+
+
 class RunConfig(Strict):
     """A whole run. Seed keys keep the seed's names; harness sections come after."""
 
@@ -132,6 +143,8 @@ class RunConfig(Strict):
     val_set_size: float = Field(0.1, ge=0, lt=1)
     sequence_len: int = Field(2048, ge=8)
     train_on: Literal["assistant", "all"] = "assistant"
+    invalid_lines: Literal["fail", "skip"] = "fail"  # skip: bad lines go to a rejects file, counted
+    over_length: Literal["fail", "truncate", "drop"] = "fail"  # examples longer than sequence_len
     special_tokens: dict[str, str] = Field(default_factory=dict)
     seed: int = 0
 
@@ -177,6 +190,7 @@ class RunConfig(Strict):
     forgetting: Forgetting = Field(default_factory=Forgetting)
     mitigation: Mitigation = Field(default_factory=Mitigation)
     reporters: list[ComponentRef] | None = None  # None: every registered reporter
+    samples: Samples = Field(default_factory=Samples)
 
     @model_validator(mode="after")
     def _fill_derived(self) -> RunConfig:

@@ -42,6 +42,7 @@ from harness.api import (
     UsageError,
 )
 from harness.config import RunConfig, load_config
+from harness.models import cache_root
 from harness.plugins import Harness
 from harness.rundir import RunFolder, read_json, write_atomic, write_json
 
@@ -114,16 +115,17 @@ def prepare_data(config: RunConfig, harness: Harness) -> RunData:
     domain_examples: list[Example] = []
     sources_manifest = []
     for spec in config.datasets:
-        source = load_spec(spec, harness, base_dir=base_dir)
+        source = load_spec(spec, harness, base_dir=base_dir, on_error=config.invalid_lines)
         examples = source.examples[: spec.max_samples] if spec.max_samples else source.examples
         domain_examples += examples
         sources_manifest.append({"role": "domain", "path": spec.path, "type": spec.type, "examples": len(examples),
                                  "duplicates": len(data_io.find_duplicates(examples)),
                                  "sha256": data_io.examples_digest(examples)})
+    domain_examples, lengths = _check_lengths(domain_examples, config)
     train, validation = data_io.validation_split(domain_examples, config.val_set_size, config.seed)
     general = []
     for spec in config.mitigation.general_data:
-        source = load_spec(spec, harness, base_dir=base_dir)
+        source = load_spec(spec, harness, base_dir=base_dir, on_error=config.invalid_lines)
         general.append(source)
         sources_manifest.append({"role": "general", "path": spec.path, "type": spec.type,
                                  "examples": len(source.examples), "weight": source.weight,
@@ -131,11 +133,23 @@ def prepare_data(config: RunConfig, harness: Harness) -> RunData:
     domain = DataSource("domain", train, sha256=data_io.examples_digest(train))
     manifest = {
         "sources": sources_manifest,
+        "lengths": lengths,
         "split": {"train": len(train), "validation": len(validation), "val_set_size": config.val_set_size,
                   "seed": config.seed, "train_sha256": domain.sha256,
                   "validation_sha256": data_io.examples_digest(validation)},
     }
     return RunData(train, validation, domain, general, manifest)
+
+
+def _check_lengths(examples: list[Example], config: RunConfig) -> tuple[list[Example], dict[str, Any]]:
+    """Apply ``over_length`` to the domain data with the base model's own tokenizer (no weights load)."""
+    from harness.data_lengths import check_lengths
+    from harness.models import load_tokenizer, resolve_model
+
+    tokenizer = load_tokenizer(resolve_model(config.base_model, config.resolve_path(".")), config.trust_remote_code)
+    kept, report = check_lengths(examples, tokenizer, config.sequence_len, config.over_length, config.train_on)
+    return kept, {"sequence_len": config.sequence_len, "policy": config.over_length,
+                  "over": len(report.over), "kept": len(kept), "max_tokens": max(report.lengths, default=0)}
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -303,9 +317,10 @@ class Loop:
         mixed = self.components.mixer.mix(
             data.domain, data.general,
             MixContext(general_share=plan.general_share, seed=self.config.seed + plan.index,
-                       cache_dir=self.folder.root / "cache", load_base_model=self.base_model),
+                       cache_dir=cache_root(), load_base_model=self.base_model),
         )
         write_json(rdir / "mix.json", mixed.manifest)
+        write_json(rdir / "data_stats.json", self._data_stats(mixed.examples))
         self._add_time("mix data", start)
 
         hook.harness_before_train(plan=plan)
@@ -323,6 +338,7 @@ class Loop:
         start = time.perf_counter()
         candidate = self._candidate(training)
         results = _evaluate(candidate, self.components, self.config)
+        write_json(rdir / "samples.json", self._samples(candidate, data))
         del candidate
         self._add_time("evaluate rounds", start)
         self.folder.save_results(rdir / "eval.json", results)
@@ -341,6 +357,49 @@ class Loop:
         self.folder.mark_complete(plan.index)
         self._say(f"round {plan.index}: {decision.action.value} - {decision.reason}")
         return outcome, decision
+
+    def _sample_prompts(self, data: RunData) -> list[tuple[str, list[dict[str, str]]]]:
+        """A few domain prompts (validation split, so unseen in training) and the configured general ones."""
+        prompts = []
+        for example in data.validation[: self.config.samples.domain]:
+            turns = [{"role": m.role, "content": m.content} for m in example.messages]
+            last_user = max((i for i, m in enumerate(turns) if m["role"] == "user"), default=None)
+            if last_user is not None:
+                prompts.append(("domain", turns[: last_user + 1]))
+        prompts += [("general", [{"role": "user", "content": text}]) for text in self.config.samples.general]
+        return prompts
+
+    def _samples(self, candidate: LoadedModel, data: RunData) -> list[dict[str, str]]:
+        from harness.generation import generate
+
+        prompts = self._sample_prompts(data)
+        if not prompts:
+            return []
+        start = time.perf_counter()
+        base_file = self.folder.root / "base" / "samples.json"
+        if base_file.is_file():
+            base_outputs = [s["output"] for s in read_json(base_file)]
+        else:
+            base_outputs = generate(self.base_model(), [p for _, p in prompts],
+                                    max_new_tokens=self.config.samples.max_new_tokens)
+            write_json(base_file, [{"kind": k, "prompt": p[-1]["content"], "output": o}
+                                   for (k, p), o in zip(prompts, base_outputs)])
+        outputs = generate(candidate, [p for _, p in prompts], max_new_tokens=self.config.samples.max_new_tokens)
+        self._add_time("sample generations", start)
+        return [{"kind": kind, "prompt": messages[-1]["content"], "base": base, "candidate": out}
+                for (kind, messages), base, out in zip(prompts, base_outputs, outputs)]
+
+    def _data_stats(self, examples: list[Example]) -> dict[str, Any]:
+        """Token lengths of the training mix (the report's histogram), with the model's own tokenizer."""
+        from harness.models import load_tokenizer, resolve_model
+        from harness.tokenize import token_length
+
+        tokenizer = self._base.tokenizer if self._base is not None else load_tokenizer(
+            resolve_model(self.config.base_model, self.config.resolve_path(".")), self.config.trust_remote_code)
+        lengths = [token_length(e, tokenizer) for e in examples]
+        return {"examples": len(lengths), "token_lengths": lengths,
+                "over_sequence_len": sum(1 for n in lengths if n > self.config.sequence_len),
+                "sequence_len": self.config.sequence_len}
 
     def _candidate(self, training: TrainingRecord) -> LoadedModel:
         from harness.evaluation import merge_adapter

@@ -111,6 +111,7 @@ def scenario(tmp_path, tiny_model_dir, monkeypatch):
             "mitigation": {"mixer": "ratio", "general_data": [{"path": "general.jsonl"}],
                            "schedule": [0.2, 0.3, 0.4], "policy": policy, "max_rounds": 4},
             "reporters": [],
+            "samples": {"domain": 1, "general": ["Say hello."], "max_new_tokens": 8},
         }
         path = tmp_path / f"{policy}.yml"
         path.write_text(yaml.safe_dump(config))
