@@ -24,6 +24,8 @@ COMMANDS = [
     "data",
     "run",
     "gate",
+    "report",
+    "demo",
     "eval",
     "compare_models",
     "compare",

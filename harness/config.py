@@ -285,7 +285,8 @@ def _issues_from_validation(error: ValidationError, root: type[BaseModel], prefi
                 allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
                 hint = closest(err["input"], allowed)
                 message += f"; did you mean {hint!r}?" if hint else ""
-            issues.append(ConfigIssue(_dotted(loc), message, err.get("input"), "input" in err))
+            shown = "input" in err and err["type"] != "missing"  # a missing key's "input" is the whole parent
+            issues.append(ConfigIssue(_dotted(loc), message, err.get("input"), shown))
     return issues
 
 

@@ -177,7 +177,9 @@ def get_plugin_manager(disable: Iterable[str] = (), extra_plugins: Iterable[obje
         pm.set_blocked(name)
     pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     for plugin in extra_plugins:
-        pm.register(plugin)
+        # Name in-process plugins after their class or module, so messages can name them.
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        pm.register(plugin, name=name if pm.get_plugin(name) is None else None)
     # A misspelt hook name in a plugin would otherwise be silently ignored.
     pm.check_pending()
     return pm
@@ -212,6 +214,9 @@ def describe_plugins(harness: Harness) -> list[PluginInfo]:
             owned = sorted(n for n, owner in catalog.owners.items() if owner == name)
             if owned:
                 components[kind] = owned
+        suites = sorted(s.name for s in harness.suites.values() if s.plugin == name)
+        if suites:
+            components["suite"] = suites
         rows.append(
             PluginInfo(
                 name=name,

@@ -92,3 +92,11 @@ def test_seed_callbacks_become_early_stopping(harness_app):
 def test_trainer_defaults_follow_adapter(harness_app):
     assert parse_config({"base_model": "m"}, harness_app).trainer.name == "full"
     assert parse_config({"base_model": "m", "adapter": "qlora"}, harness_app).trainer.name == "qlora"
+
+
+RUN_CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yml") if not p.name.startswith("compare_"))
+
+
+@pytest.mark.parametrize("path", RUN_CONFIGS, ids=[p.name for p in RUN_CONFIGS])
+def test_every_shipped_run_config_validates(path, harness_app):
+    load_config(path, harness_app)

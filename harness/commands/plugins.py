@@ -9,6 +9,9 @@ from dataclasses import asdict
 from harness.plugins import describe_plugins, load_harness
 
 
+PLURAL = {"policy": "policies"}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plugins", help="list installed plugins and what they register")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -27,6 +30,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(f"{row.name}  [{row.distribution} {row.version}]".rstrip())
         for kind, names in row.components.items():
-            print(f"    {kind}s: {', '.join(names)}")
+            print(f"    {PLURAL.get(kind, kind + 's')}: {', '.join(names)}")
         print(f"    hooks: {', '.join(row.hooks)}")
     return 0
