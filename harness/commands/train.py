@@ -1,0 +1,55 @@
+"""``harness train CONFIG [--resume]``: one training run with the config's trainer (no loop)."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.api import TrainRequest
+from harness.config import load_config
+from harness.plugins import load_harness
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train once with the config's trainer (no evaluation loop)")
+    parser.add_argument("config", help="path to a YAML run config")
+    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
+    parser.add_argument("--output-dir", help="where to write (default: the config's output_dir)")
+    parser.set_defaults(handler=run)
+
+
+def load_training_data(config, harness):
+    """(train, validation, general) examples from the config's data files, split by val_set_size."""
+    from harness.data import load_examples, validation_split
+
+    domain = []
+    for spec in config.datasets:
+        loaded = load_examples(config.resolve_path(spec.path), harness, type=spec.type)
+        domain += loaded.examples[: spec.max_samples] if spec.max_samples else loaded.examples
+    general = []
+    for spec in config.mitigation.general_data:
+        loaded = load_examples(config.resolve_path(spec.path), harness, type=spec.type)
+        general += loaded.examples[: spec.max_samples] if spec.max_samples else loaded.examples
+    train, validation = validation_split(domain, config.val_set_size, config.seed)
+    return train, validation, general
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.training import describe_plan
+
+    harness = load_harness(disable=args.disable)
+    config = load_config(args.config, harness)
+    trainer_cls = harness.trainer(config.trainer.name)
+    trainer = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options))
+    trainer.check_environment(config)  # before any model or data loads
+    train, validation, general = load_training_data(config, harness)
+    output_dir = config.resolve_path(args.output_dir or config.output_dir)
+    print(f"trainer {trainer.name}: {describe_plan(config, len(train))}, {len(validation)} validation examples")
+    record = trainer.train(TrainRequest(settings=config, train=train, validation=validation,
+                                        output_dir=output_dir, general=general, resume=args.resume))
+    val = f"{record.val_loss:.4f}" if record.val_loss is not None else "n/a"
+    train_loss = f"{record.train_loss:.4f}" if record.train_loss is not None else "n/a"
+    print(f"done: {record.steps} steps, train loss {train_loss}, validation loss {val}, "
+          f"{record.tokens} tokens in {record.seconds:.0f}s")
+    print(f"weights: {record.weights_dir}")
+    print(f"metrics: {record.metrics_file}")
+    return 0

@@ -1,0 +1,115 @@
+"""``TrainingArguments`` from a :class:`harness.config.RunConfig`, and the step plan.
+
+The config keeps the seed's (Axolotl's) names; this is the one place they are
+mapped to transformers' names, so a trainer plugin never does it itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainingArguments
+
+from harness.models import pick_dtype
+from harness.training.schedule import default_warmup_steps
+
+# The seed's optimizer names that transformers spells differently.
+OPTIMIZERS = {"adamw": "adamw_torch"}
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How many optimizer steps a run takes, and where warmup, evaluation and saving fall."""
+
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    eval_steps: int
+    save_steps: int
+
+
+def micro_batch_size(settings: Any) -> int:
+    # The seed writes batch_size beside micro_batch_size; micro_batch_size is per device.
+    return settings.micro_batch_size
+
+
+def plan_steps(settings: Any, n_examples: int, world_size: int = 1) -> StepPlan:
+    """Optimizer steps per epoch and in total, warmup (5% default), eval and save intervals."""
+    batches = math.ceil(n_examples / (micro_batch_size(settings) * world_size))
+    per_epoch = max(1, math.ceil(batches / settings.gradient_accumulation_steps))
+    total = settings.max_steps or max(1, math.ceil(settings.num_epochs * per_epoch))
+    if settings.eval_steps:
+        eval_steps = settings.eval_steps
+    elif settings.evals_per_epoch:
+        eval_steps = max(1, per_epoch // settings.evals_per_epoch)
+    else:
+        eval_steps = min(per_epoch, total)
+    save_steps = settings.save_steps or eval_steps
+    if settings.early_stopping is not None and save_steps % eval_steps:
+        # Restoring the best checkpoint needs a checkpoint at every evaluation.
+        save_steps = eval_steps
+    return StepPlan(per_epoch, total, default_warmup_steps(total, settings.warmup_steps), eval_steps, save_steps)
+
+
+def precision(settings: Any, device: str) -> tuple[bool, bool]:
+    """(bf16, fp16) autocast flags: bf16 'auto' means wherever the hardware computes it natively."""
+    if settings.fp16:
+        return False, True
+    if settings.bf16 == "auto":
+        return pick_dtype(device.split(":")[0], "auto") == "bfloat16", False
+    return bool(settings.bf16), False
+
+
+def training_arguments(
+    settings: Any,
+    plan: StepPlan,
+    checkpoint_dir: Path,
+    *,
+    has_validation: bool,
+    learning_rate: float | None = None,
+    device: str = "cpu",
+) -> TrainingArguments:
+    """The transformers arguments for one run; the scheduler itself is built by the engine."""
+    bf16, fp16 = precision(settings, device)
+    early = settings.early_stopping is not None and has_validation
+    report_to = list(settings.report_to) or "none"
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        per_device_train_batch_size=settings.micro_batch_size,
+        per_device_eval_batch_size=settings.eval_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        num_train_epochs=settings.num_epochs,
+        max_steps=plan.total_steps,
+        learning_rate=learning_rate if learning_rate is not None else settings.learning_rate,
+        warmup_steps=plan.warmup_steps,
+        optim=OPTIMIZERS.get(settings.optimizer, settings.optimizer),
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
+        gradient_checkpointing=settings.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
+        bf16=bf16,
+        fp16=fp16,
+        use_cpu=device.startswith("cpu"),
+        # Every step is logged so the metrics file has per-step rows; the console
+        # printer shows only every settings.logging_steps.
+        logging_strategy="steps",
+        logging_steps=1,
+        eval_strategy="steps" if has_validation else "no",
+        eval_steps=plan.eval_steps if has_validation else None,
+        save_strategy="steps",
+        save_steps=plan.save_steps,
+        save_total_limit=settings.save_total_limit,
+        load_best_model_at_end=early,
+        metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None,
+        report_to=report_to,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        logging_nan_inf_filter=False,
+    )

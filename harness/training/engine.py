@@ -1,0 +1,262 @@
+"""The shared training engine: one transformers ``Trainer`` run from a :class:`RunConfig`.
+
+Every trainer plugin (ours and third parties') hands its prepared model here.
+The engine owns the loop's cross-cutting concerns: length-grouped batches,
+the seed's LR schedules, bf16 where the hardware has it, atomic checkpoints and
+resume, the non-finite guard, per-step metrics and the evaluation hook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import transformers
+from transformers import TrainerCallback
+
+from harness.api import TrainingRecord, TrainRequest, UsageError
+from harness.training import checkpoints
+from harness.training.arguments import plan_steps, training_arguments
+from harness.training.callbacks import EvaluationCallback, MetricsWriter, NonFiniteGuard, ProgressPrinter, StepStats
+from harness.training.data import (
+    LengthGroupedSampler,
+    PaddingCollator,
+    SeededRandomSampler,
+    batch_token_counts,
+    tokenize_examples,
+)
+from harness.training.schedule import build_scheduler
+
+log = logging.getLogger(__name__)
+
+ExtraLoss = Callable[[Any], torch.Tensor]
+
+
+class TrainingStopped(UsageError):
+    """Training stopped early because losses or gradients stayed non-finite."""
+
+
+@dataclass
+class EngineOptions:
+    """How a trainer plugin wants the engine to run its model."""
+
+    is_adapter: bool
+    extra_loss: ExtraLoss | None = None  # e.g. EWC's penalty; added to every micro-batch's loss
+    evaluation_callback: EvaluationCallback | None = None
+    callbacks: tuple[TrainerCallback, ...] = ()
+    group_by_length: bool = True
+
+
+class HarnessTrainer(transformers.Trainer):
+    """``transformers.Trainer`` with our sampler, schedule, penalty, token counts and atomic saves."""
+
+    def __init__(self, *args: Any, stats: StepStats, settings: Any, extra_loss: ExtraLoss | None,
+                 group_by_length: bool, total_steps: int, warmup_steps: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stats = stats
+        self.settings = settings
+        self.extra_loss = extra_loss
+        self.group_by_length = group_by_length
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+        self._staging = False
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler:
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        kind = LengthGroupedSampler if self.group_by_length else SeededRandomSampler
+        return kind(dataset.lengths, self.args.per_device_train_batch_size, seed=self.args.seed)
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        if self.lr_scheduler is None:
+            kwargs = self.settings.lr_scheduler_kwargs
+            self.lr_scheduler = build_scheduler(
+                optimizer if optimizer is not None else self.optimizer,
+                kind=self.settings.lr_scheduler,
+                learning_rate=self.args.learning_rate,
+                total_steps=self.total_steps,
+                warmup_steps=self.warmup_steps,
+                min_lr=kwargs.min_lr,
+                num_cycles=kwargs.num_cycles,
+            )
+        return self.lr_scheduler
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        result = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        if self.extra_loss is None or not model.training:
+            return result
+        loss, outputs = result if return_outputs else (result, None)
+        penalty = self.extra_loss(model)
+        self.stats.penalty = float(penalty.detach())
+        # The base loss is already normalised over the whole accumulated batch when the
+        # model takes num_items_in_batch; spread the penalty over the micro-batches the same way.
+        if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
+            penalty = penalty / self.current_gradient_accumulation_steps
+        loss = loss + penalty
+        return (loss, outputs) if return_outputs else loss
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        real, padded = batch_token_counts(inputs)
+        self.stats.real_tokens += real
+        self.stats.padded_tokens += padded
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if not torch.isfinite(loss).all():
+            self.stats.bad = True
+        return loss
+
+    def _get_output_dir(self, trial: Any) -> str:
+        root = super()._get_output_dir(trial)
+        return str(Path(root) / checkpoints.STAGING) if self._staging else root
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        root = Path(super()._get_output_dir(trial))
+        staging_root = root / checkpoints.STAGING
+        shutil.rmtree(staging_root, ignore_errors=True)
+        self._staging = True
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging = False
+        name = f"checkpoint-{self.state.global_step}"
+        best = self.state.best_model_checkpoint
+        if best and Path(best).parent == staging_root:
+            # The trainer saw the best checkpoint in the staging folder; record where it will live.
+            self.state.best_model_checkpoint = str(root / Path(best).name)
+            self.state.save_to_json(str(staging_root / name / "trainer_state.json"))
+        if self.args.should_save:
+            checkpoints.publish(staging_root / name, root / name)
+            shutil.rmtree(staging_root, ignore_errors=True)
+            transformers.trainer_utils.rotate_checkpoints(
+                output_dir=str(root), save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True,
+            )
+
+
+def _save_final(trainer: HarnessTrainer, tokenizer: Any, target: Path) -> Path:
+    """Write the final weights (adapter or full model) next to the checkpoints, atomically."""
+    staged = target.parent / f".{target.name}.staging"
+    shutil.rmtree(staged, ignore_errors=True)
+    trainer.save_model(str(staged))
+    tokenizer.save_pretrained(str(staged))
+    return checkpoints.publish(staged, target)
+
+
+def _truncate_metrics(path: Path, after_step: int) -> None:
+    """On resume, drop lines the interrupted run wrote after the checkpoint it resumes from."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+            and json.loads(line).get("step", 0) <= after_step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: EngineOptions) -> TrainingRecord:
+    """Train ``model`` (already adapted by the plugin) on ``request`` and write its weights."""
+    settings = request.settings
+    started = time.perf_counter()
+    output_dir = Path(request.output_dir)
+    ckpt_root = output_dir / "checkpoints"
+    metrics_file = output_dir / "metrics.jsonl"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if not request.train:
+        raise UsageError("no training examples: the training set is empty")
+
+    resume_from = None
+    checkpoints.clear_incomplete(ckpt_root)
+    if request.resume:
+        resume_from = checkpoints.last_complete_checkpoint(ckpt_root)
+        if resume_from is None:
+            log.warning("--resume: no complete checkpoint in %s; starting from the beginning", ckpt_root)
+            metrics_file.unlink(missing_ok=True)
+        else:
+            print(f"resuming from {resume_from}")
+            _truncate_metrics(metrics_file, checkpoints.checkpoint_step(resume_from))
+    elif checkpoints.complete_checkpoints(ckpt_root):
+        raise UsageError(f"{output_dir} already holds checkpoints of an earlier run; "
+                         "resume it with --resume, or choose another output_dir")
+    else:
+        metrics_file.unlink(missing_ok=True)
+
+    train_set = tokenize_examples(request.train, tokenizer, max_length=settings.sequence_len, train_on=settings.train_on)
+    val_set = (tokenize_examples(request.validation, tokenizer, max_length=settings.sequence_len,
+                                 train_on=settings.train_on) if request.validation else None)
+    plan = plan_steps(settings, len(train_set))
+    args = training_arguments(settings, plan, ckpt_root, has_validation=val_set is not None,
+                              learning_rate=request.learning_rate, device=str(next(model.parameters()).device))
+    if settings.tf32 and torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    stats = StepStats()
+    callbacks: list[TrainerCallback] = [
+        NonFiniteGuard(stats, settings.max_bad_steps),
+        MetricsWriter(metrics_file, stats, options.evaluation_callback),
+        ProgressPrinter(stats, settings.logging_steps),
+        *options.callbacks,
+    ]
+    if settings.early_stopping is not None and val_set is not None:
+        callbacks.append(transformers.EarlyStoppingCallback(
+            early_stopping_patience=settings.early_stopping.patience,
+            early_stopping_threshold=settings.early_stopping.threshold,
+        ))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    trainer = HarnessTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=val_set,
+        data_collator=PaddingCollator(pad_id),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        stats=stats,
+        settings=settings,
+        extra_loss=options.extra_loss,
+        group_by_length=options.group_by_length,
+        total_steps=plan.total_steps,
+        warmup_steps=plan.warmup_steps,
+    )
+    # Our printer replaces the stock one, which would print every per-step log line.
+    trainer.remove_callback(transformers.trainer_callback.ProgressCallback)
+    trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+
+    if stats.diverged:
+        last = checkpoints.last_complete_checkpoint(ckpt_root)
+        kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been saved yet"
+        raise TrainingStopped(
+            f"training stopped at step {trainer.state.global_step}: {settings.max_bad_steps} optimizer steps "
+            f"in a row had a non-finite loss or gradient (max_bad_steps={settings.max_bad_steps}); {kept}. "
+            "Try a lower learning_rate, a smaller max_grad_norm, or bf16 instead of fp16."
+        )
+
+    val_loss = stats.last_val_loss
+    if val_set is not None and (stats.last_eval_step != trainer.state.global_step or args.load_best_model_at_end):
+        val_loss = float(trainer.evaluate()["eval_loss"])
+    weights_dir = _save_final(trainer, tokenizer, output_dir / ("adapter" if options.is_adapter else "model"))
+    losses = stats.last_train_losses
+    return TrainingRecord(
+        output_dir=output_dir,
+        weights_dir=weights_dir,
+        is_adapter=options.is_adapter,
+        metrics_file=metrics_file,
+        steps=trainer.state.global_step,
+        train_loss=sum(losses) / len(losses) if losses else None,
+        val_loss=val_loss,
+        tokens=stats.run_tokens,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def describe_plan(settings: Any, n_examples: int) -> str:
+    """One line on how many steps a run of ``n_examples`` takes (for commands)."""
+    plan = plan_steps(settings, n_examples)
+    return (f"{n_examples} examples, {plan.steps_per_epoch} steps/epoch, {plan.total_steps} steps, "
+            f"warmup {plan.warmup_steps}")
+
+
+__all__ = ["EngineOptions", "HarnessTrainer", "TrainingStopped", "run_training", "describe_plan"]

@@ -1,0 +1,132 @@
+"""The diagonal Fisher information of a model's weights on general data, cached.
+
+EWC needs, for each weight it protects, how much the general-data loss cares
+about that weight: the mean squared per-example gradient (the empirical diagonal
+Fisher). It is estimated once per (model weights, data, settings) and cached
+under ``harness.models.cache_root()/fisher``, since it costs a forward and
+backward pass per example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.api import Example, UsageError
+from harness.models import cache_root, weights_fingerprint
+from harness.tokenize import encode
+
+
+def examples_digest(examples: Sequence[Example]) -> str:
+    """A digest of the examples' content (roles, text), independent of where they came from."""
+    digest = hashlib.sha256()
+    for example in examples:
+        payload = {"m": [[m.role, m.content] for m in example.messages], "t": example.text}
+        digest.update(json.dumps(payload, sort_keys=True).encode())
+    return digest.hexdigest()[:24]
+
+
+def estimate_fisher(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    param_names: Sequence[str],
+    *,
+    max_length: int,
+    train_on: str = "assistant",
+    normalize: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Mean squared per-example gradient of the loss for each named parameter (fp32).
+
+    With ``normalize`` the values are divided by their overall mean, so the EWC
+    strength λ does not depend on the model's size or the loss's scale.
+    """
+    params = dict(model.named_parameters())
+    unknown = [n for n in param_names if n not in params]
+    if unknown:
+        raise ValueError(f"no such parameters for the Fisher estimate: {unknown[:3]}")
+    if not examples:
+        raise UsageError("EWC needs general data to estimate the Fisher information; "
+                         "add files under mitigation.general_data")
+    was_training = model.training
+    saved_flags = {n: p.requires_grad for n, p in params.items()}
+    for name, p in params.items():
+        p.requires_grad_(name in param_names)
+    fisher = {n: torch.zeros_like(params[n], dtype=torch.float32) for n in param_names}
+    model.eval()  # no dropout: the estimate is of the model as it is
+    device = next(model.parameters()).device
+    try:
+        for example in tqdm(examples, desc="Fisher estimate", unit="example"):
+            encoded = encode(example, tokenizer, max_length=max_length, train_on=train_on)  # type: ignore[arg-type]
+            if encoded.trained_tokens == 0:
+                continue
+            ids = torch.tensor([encoded.input_ids], device=device)
+            labels = torch.tensor([encoded.labels], device=device)
+            model.zero_grad(set_to_none=True)
+            model(input_ids=ids, labels=labels).loss.backward()
+            for name in param_names:
+                grad = params[name].grad
+                if grad is not None:
+                    fisher[name] += grad.detach().float() ** 2
+        model.zero_grad(set_to_none=True)
+    finally:
+        for name, p in params.items():
+            p.requires_grad_(saved_flags[name])
+        model.train(was_training)
+    count = max(1, len(examples))
+    fisher = {n: f / count for n, f in fisher.items()}
+    if normalize:
+        mean = torch.stack([f.mean() for f in fisher.values()]).mean().clamp_min(1e-30)
+        fisher = {n: f / mean for n, f in fisher.items()}
+    return fisher
+
+
+def cached_fisher(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    param_names: Sequence[str],
+    *,
+    max_length: int,
+    train_on: str = "assistant",
+    normalize: bool = True,
+) -> dict[str, torch.Tensor]:
+    """:func:`estimate_fisher`, read from the cache when model, data and settings match."""
+    from safetensors.torch import load_file, save_file
+
+    key_source = json.dumps({
+        "model": weights_fingerprint(model),
+        "data": examples_digest(examples),
+        "params": sorted(param_names),
+        "max_length": max_length,
+        "train_on": train_on,
+        "normalize": normalize,
+    }, sort_keys=True)
+    key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
+    path = cache_root() / "fisher" / f"{key}.safetensors"
+    if path.is_file():
+        device = next(model.parameters()).device
+        return {n: t.to(device) for n, t in load_file(str(path)).items()}
+    fisher = estimate_fisher(model, tokenizer, examples, param_names, max_length=max_length,
+                             train_on=train_on, normalize=normalize)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    save_file({n: t.detach().cpu().contiguous() for n, t in fisher.items()}, tmp)
+    os.replace(tmp, path)  # readers see the whole file or none
+    return fisher
+
+
+def fisher_path_count() -> int:
+    """How many Fisher estimates are cached (for status displays)."""
+    folder = cache_root() / "fisher"
+    return len(list(folder.glob("*.safetensors"))) if folder.is_dir() else 0
+
+
+__all__ = ["cached_fisher", "estimate_fisher", "examples_digest", "fisher_path_count"]

@@ -1,0 +1,85 @@
+"""Loading a base model for training and putting LoRA on it.
+
+For LoRA the frozen base weights are stored in bf16 wherever bf16 autocast is on
+(they never receive updates, so nothing is lost, and every matmul reads half the
+bytes), while the small adapter matrices stay fp32 so their updates are exact.
+Full fine-tuning keeps fp32 master weights under autocast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from harness.api import UsageError
+from harness.models import load_tokenizer, local_folder, pick_device, resolve_model
+from harness.training.arguments import precision
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, so adapter initialisation and data order repeat exactly."""
+    from transformers import set_seed
+
+    set_seed(seed)
+
+
+def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) -> tuple[Any, Any]:
+    """The base model and tokenizer; ``frozen`` means its weights will not be trained (LoRA).
+
+    Extra keyword arguments go to ``from_pretrained`` (QLoRA passes its quantization config).
+    """
+    from transformers import AutoModelForCausalLM
+
+    seed_everything(settings.seed)
+    source = resolve_model(settings.base_model, getattr(settings, "_base_dir", None))
+    device = pick_device(settings.device)
+    bf16, fp16 = precision(settings, device)
+    if frozen and (bf16 or fp16):
+        dtype = torch.bfloat16 if bf16 else torch.float16
+    else:
+        dtype = torch.float32
+    if settings.dtype != "auto" and "quantization_config" not in from_pretrained:
+        dtype = getattr(torch, settings.dtype) if frozen else torch.float32
+    folder = local_folder(source)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            folder,
+            dtype=from_pretrained.pop("dtype", dtype),
+            trust_remote_code=settings.trust_remote_code,
+            use_safetensors=None if settings.allow_pickle_weights else True,
+            **from_pretrained,
+        )
+    except OSError as error:
+        raise UsageError(f"could not load base model {settings.base_model!r} from {folder}: {error}") from None
+    if "quantization_config" not in from_pretrained:
+        model.to(device)
+    model.config.use_cache = False  # the KV cache is only for generation
+    tokenizer = load_tokenizer(source, settings.trust_remote_code)
+    return model, tokenizer
+
+
+def attach_lora(model: Any, settings: Any, *, dropout: float | None = None) -> Any:
+    """Wrap ``model`` with LoRA adapters from the seed's keys; unknown target modules are an error."""
+    from peft import LoraConfig, get_peft_model
+
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [m for m in settings.lora_target_modules if m not in present]
+    if missing:
+        raise UsageError(
+            f"lora_target_modules: {missing} not found in {settings.base_model!r}; "
+            f"its linear layers include: {', '.join(sorted(_linear_names(model)))}"
+        )
+    config = LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout if dropout is None else dropout,
+        target_modules=list(settings.lora_target_modules),
+        task_type="CAUSAL_LM",
+    )
+    # autocast_adapter_dtype keeps the adapters in fp32 over a bf16 base.
+    return get_peft_model(model, config, autocast_adapter_dtype=True)
+
+
+def _linear_names(model: Any) -> set[str]:
+    return {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}

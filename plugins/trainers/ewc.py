@@ -1,0 +1,104 @@
+"""The ``ewc`` trainer: LoRA or full fine-tuning plus Elastic Weight Consolidation.
+
+The penalty is λ·Σ Fᵢ(θᵢ − θᵢ*)², with F the diagonal Fisher of the base
+weights on general data. For LoRA the "change" of an adapted base weight W is
+the adapter's ΔW = B·A·scale, so the penalty is λ·Σ F_W ⊙ ΔW² over the adapted
+weights: it pulls the effective weights, not the adapter matrices, towards the
+base. It is exactly 0 at the start (B starts at zero) and grows as weights move.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+
+from harness.api import ComponentOptions, Trainer, TrainingRecord, TrainRequest
+from harness.hookspecs import hookimpl
+from harness.training import EngineOptions, attach_lora, load_for_training, run_training
+from harness.training.fisher import cached_fisher
+
+
+class EwcOptions(ComponentOptions):
+    ewc_lambda: float = Field(1.0, ge=0, description="penalty strength λ")
+    fisher_samples: int = Field(64, ge=1, description="general examples used for the Fisher estimate")
+    base: Literal["lora", "full"] = "lora"
+    normalize_fisher: bool = Field(True, description="divide F by its mean so λ is scale-free")
+
+
+class LoraDriftPenalty:
+    """λ·Σ F_W ⊙ (B·A·scale)² over every LoRA-adapted weight."""
+
+    def __init__(self, model: Any, fisher: dict[str, torch.Tensor], strength: float) -> None:
+        self.strength = strength
+        self.terms = []
+        for name, module in model.named_modules():
+            if not hasattr(module, "lora_A") or "default" not in getattr(module, "lora_A", {}):
+                continue
+            base_name = name.removeprefix("base_model.model.") + ".weight"
+            self.terms.append((module, fisher[base_name]))
+        if not self.terms:
+            raise ValueError("the model has no LoRA layers for the EWC penalty")
+
+    def __call__(self, model: Any) -> torch.Tensor:
+        total = torch.zeros((), device=self.terms[0][1].device)
+        for module, weight_fisher in self.terms:
+            a = module.lora_A["default"].weight.float()
+            b = module.lora_B["default"].weight.float()
+            delta = (b @ a) * module.scaling["default"]
+            total = total + (weight_fisher * delta.pow(2)).sum()
+        return self.strength * total
+
+
+class FullDriftPenalty:
+    """λ·Σ F (θ − θ*)² over every trained parameter, θ* being the base weights."""
+
+    def __init__(self, model: Any, fisher: dict[str, torch.Tensor], strength: float) -> None:
+        self.strength = strength
+        params = dict(model.named_parameters())
+        self.terms = [(params[n], params[n].detach().clone(), f) for n, f in fisher.items()]
+
+    def __call__(self, model: Any) -> torch.Tensor:
+        total = torch.zeros((), device=self.terms[0][2].device)
+        for param, anchor, weight_fisher in self.terms:
+            total = total + (weight_fisher * (param.float() - anchor.float()).pow(2)).sum()
+        return self.strength * total
+
+
+def adapted_weight_names(model: Any, target_modules: list[str]) -> list[str]:
+    """Names of the base weights LoRA will adapt (``...q_proj.weight`` etc.)."""
+    return [f"{name}.weight" for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] in target_modules]
+
+
+class EwcTrainer(Trainer):
+    """LoRA (default) or full fine-tuning with an EWC penalty from general data's Fisher."""
+
+    name = "ewc"
+    summary = "LoRA or full fine-tuning plus an Elastic Weight Consolidation penalty (needs general data)"
+    Options = EwcOptions
+
+    def train(self, request: TrainRequest) -> TrainingRecord:
+        options: EwcOptions = self.options  # type: ignore[assignment]
+        settings = request.settings
+        lora = options.base == "lora"
+        model, tokenizer = load_for_training(settings, frozen=lora)
+        if lora:
+            names = adapted_weight_names(model, list(settings.lora_target_modules))
+        else:
+            names = [n for n, p in model.named_parameters() if p.requires_grad]
+        fisher = cached_fisher(model, tokenizer, request.general[: options.fisher_samples], names,
+                               max_length=settings.sequence_len, train_on=settings.train_on,
+                               normalize=options.normalize_fisher)
+        if lora:
+            model = attach_lora(model, settings)
+            penalty: Any = LoraDriftPenalty(model, fisher, options.ewc_lambda)
+        else:
+            penalty = FullDriftPenalty(model, fisher, options.ewc_lambda)
+        return run_training(request, model, tokenizer, EngineOptions(is_adapter=lora, extra_loss=penalty))
+
+
+@hookimpl
+def harness_register_trainers(register):
+    register(EwcTrainer)

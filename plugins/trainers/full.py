@@ -1,0 +1,24 @@
+"""The ``full`` trainer: every parameter trained; writes a complete model folder."""
+
+from __future__ import annotations
+
+from harness.api import Trainer, TrainingRecord, TrainRequest
+from harness.hookspecs import hookimpl
+from harness.training import EngineOptions, load_for_training, run_training
+
+
+class FullTrainer(Trainer):
+    """Full fine-tuning with fp32 master weights (bf16 autocast where supported, gradient checkpointing optional)."""
+
+    name = "full"
+    aliases = ("full_finetune",)
+    summary = "full fine-tuning of all parameters; writes a standard model folder"
+
+    def train(self, request: TrainRequest) -> TrainingRecord:
+        model, tokenizer = load_for_training(request.settings, frozen=False)
+        return run_training(request, model, tokenizer, EngineOptions(is_adapter=False))
+
+
+@hookimpl
+def harness_register_trainers(register):
+    register(FullTrainer)

@@ -1,0 +1,24 @@
+"""The ``lora`` trainer: LoRA adapters on a frozen base model, saved as a standard PEFT adapter."""
+
+from __future__ import annotations
+
+from harness.api import Trainer, TrainingRecord, TrainRequest
+from harness.hookspecs import hookimpl
+from harness.training import EngineOptions, attach_lora, load_for_training, run_training
+
+
+class LoraTrainer(Trainer):
+    """Trains low-rank adapters (``lora_r``, ``lora_alpha``, ``lora_dropout``, ``lora_target_modules``)."""
+
+    name = "lora"
+    summary = "LoRA adapters on a frozen base (the seed's default); writes a PEFT adapter folder"
+
+    def train(self, request: TrainRequest) -> TrainingRecord:
+        model, tokenizer = load_for_training(request.settings, frozen=True)
+        model = attach_lora(model, request.settings)
+        return run_training(request, model, tokenizer, EngineOptions(is_adapter=True))
+
+
+@hookimpl
+def harness_register_trainers(register):
+    register(LoraTrainer)

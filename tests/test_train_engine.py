@@ -1,0 +1,82 @@
+"""Engine pieces without a model: schedules, step plan, batching, atomic checkpoints, LR range test."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from harness.config import RunConfig
+from harness.training import LengthGroupedSampler, LrMultiplier, PaddingCollator, plan_steps
+from harness.training.checkpoints import clear_incomplete, last_complete_checkpoint, publish
+from harness.training.lr_range import RangeTest, suggest, write_svg
+
+
+def test_warmup_defaults_to_five_percent_of_total_steps():
+    config = RunConfig(base_model="x", micro_batch_size=2, gradient_accumulation_steps=8, num_epochs=3)
+    plan = plan_steps(config, 2500)  # the seed's worked example: 469 steps, warmup ≈ 23
+    assert plan.steps_per_epoch == 157 and plan.total_steps == 471
+    assert plan.warmup_steps == int(0.05 * 471)
+    assert plan_steps(RunConfig(base_model="x", warmup_steps=7), 100).warmup_steps == 7
+
+
+def test_schedules_warm_up_then_decay_to_the_floor():
+    cosine = LrMultiplier("cosine", total_steps=100, warmup_steps=10, floor=0.1)
+    assert cosine(0) < cosine(5) < cosine(9) <= 1.0
+    assert cosine(10) == pytest.approx(1.0)
+    assert cosine(100) == pytest.approx(0.1) and min(cosine(s) for s in range(10, 101)) >= 0.1 - 1e-9
+    linear = LrMultiplier("linear", 100, 0)
+    assert linear(50) == pytest.approx(0.5)
+    assert LrMultiplier("constant_with_warmup", 100, 10)(80) == 1.0
+    restarts = LrMultiplier("cosine_with_restarts", 100, 0, floor=0.0, num_cycles=3)
+    values = [restarts(s) for s in range(100)]
+    jumps = [s for s in range(1, 100) if values[s] > values[s - 1] + 0.5]
+    assert len(jumps) == 2  # three cycles: two restarts
+
+
+def test_length_grouping_cuts_padding_and_is_deterministic_per_epoch():
+    lengths = [(i * 37) % 200 + 5 for i in range(256)]
+    grouped = LengthGroupedSampler(lengths, batch_size=8, seed=1)
+    order = list(grouped)
+    assert sorted(order) == list(range(256)) and order == list(grouped)
+    grouped.set_epoch(1)
+    assert list(grouped) != order
+
+    def padding(indices):
+        slots = sum(8 * max(lengths[i] for i in indices[s:s + 8]) for s in range(0, len(indices), 8))
+        return 1 - sum(lengths) / slots
+
+    shuffled = list(torch.randperm(256, generator=torch.Generator().manual_seed(0)))
+    assert padding(order) < 0.1 < padding([int(i) for i in shuffled])
+
+
+def test_collator_pads_to_the_longest_row_and_masks_labels():
+    batch = PaddingCollator(pad_token_id=0)([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]},
+                                             {"input_ids": [8], "labels": [8]}])
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_only_published_checkpoints_count_as_complete(tmp_path):
+    staged = tmp_path / ".staging" / "checkpoint-4"
+    staged.mkdir(parents=True)
+    (staged / "weights").write_text("w")
+    publish(staged, tmp_path / "checkpoint-4")
+    (tmp_path / "checkpoint-8").mkdir()  # a crash mid-save without staging would leave this
+    (tmp_path / ".staging" / "checkpoint-12").mkdir(parents=True)
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-4"
+    removed = {p.name for p in clear_incomplete(tmp_path)}
+    assert removed == {"checkpoint-8", ".staging"}
+    assert (tmp_path / "checkpoint-4" / "weights").read_text() == "w"
+
+
+def test_lr_range_suggestion_is_the_steepest_descent(tmp_path):
+    lrs = [10 ** (-7 + 6 * i / 59) for i in range(60)]
+    # Flat, then a fall centred near 1e-4, then a blow-up.
+    losses = [3 - 2 / (1 + math.exp(-(math.log10(lr) + 4) * 4)) + (5 if lr > 3e-2 else 0) for lr in lrs]
+    best = suggest(lrs, losses)
+    assert 3e-5 < best < 3e-4
+    svg = write_svg(RangeTest(lrs, losses, best), tmp_path / "lr.svg").read_text()
+    assert svg.startswith("<svg") and "polyline" in svg and "suggested" in svg
