@@ -88,7 +88,7 @@ def test_qlora_without_cuda_refuses_before_loading(harness_app, tiny_model_dir):
 
 
 def test_lora_penalty_grows_with_the_change_of_the_effective_weights(tiny_model_dir):
-    from plugins.trainers.ewc import LoraDriftPenalty, adapted_weight_names
+    from harness.training.ewc import LoraDriftPenalty, adapted_weight_names
     from harness.training import attach_lora, load_for_training
 
     config = settings(tiny_model_dir)

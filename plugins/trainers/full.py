@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from harness.api import Trainer, TrainingRecord, TrainRequest
 from harness.hookspecs import hookimpl
-from harness.training import EngineOptions, load_for_training, run_training
 
 
 class FullTrainer(Trainer):
@@ -15,6 +14,7 @@ class FullTrainer(Trainer):
     summary = "full fine-tuning of all parameters; writes a standard model folder"
 
     def train(self, request: TrainRequest) -> TrainingRecord:
+        from harness.training import EngineOptions, load_for_training, run_training  # heavy: import on use
         model, tokenizer = load_for_training(request.settings, frozen=False)
         return run_training(request, model, tokenizer, EngineOptions(is_adapter=False))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from harness.api import Trainer, TrainingRecord, TrainRequest
 from harness.hookspecs import hookimpl
-from harness.training import EngineOptions, attach_lora, load_for_training, run_training
 
 
 class LoraTrainer(Trainer):
@@ -14,6 +13,7 @@ class LoraTrainer(Trainer):
     summary = "LoRA adapters on a frozen base (the seed's default); writes a PEFT adapter folder"
 
     def train(self, request: TrainRequest) -> TrainingRecord:
+        from harness.training import EngineOptions, attach_lora, load_for_training, run_training  # heavy: import on use
         model, tokenizer = load_for_training(request.settings, frozen=True)
         model = attach_lora(model, request.settings)
         return run_training(request, model, tokenizer, EngineOptions(is_adapter=True))

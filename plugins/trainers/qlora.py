@@ -7,7 +7,6 @@ from typing import Any
 
 from harness.api import Trainer, TrainingRecord, TrainRequest, UsageError
 from harness.hookspecs import hookimpl
-from harness.training import EngineOptions, attach_lora, load_for_training, run_training
 
 
 class QloraTrainer(Trainer):
@@ -31,6 +30,7 @@ class QloraTrainer(Trainer):
                              "(or use `adapter: lora`)")
 
     def train(self, request: TrainRequest) -> TrainingRecord:
+        from harness.training import EngineOptions, attach_lora, load_for_training, run_training  # heavy: import on use
         import torch
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
