@@ -153,6 +153,9 @@ class TrainRequest:
     resume: bool = False
     learning_rate: float | None = None  # a round's override of settings.learning_rate
     plan: RoundPlan | None = None  # the loop's round this training belongs to, if any
+    # Called by the engine at each evaluation step with (model, step); returns extra
+    # metrics to log (the loop's early-warning forgetting signal).
+    on_evaluate: Callable[[Any, int], dict[str, float]] | None = None
 
 
 @dataclass

@@ -94,6 +94,13 @@ class Forgetting(Strict):
     policy: Literal["point", "strict"] = "point"
     confidence: float = Field(0.95, gt=0.5, lt=1)
     bootstrap_samples: int = Field(2000, ge=100)
+    # During training: the rise (%) of the loss on a fixed general sample over the base
+    # model's, at each evaluation step; 0 samples turns it off.
+    early_warning_samples: int = Field(32, ge=0)
+    early_warning_threshold: float = Field(5.0, gt=0)
+    # forgetting_aware: keep the evaluation-step checkpoint with the best domain
+    # validation loss among those under the drift threshold; last: the final weights.
+    checkpoint_choice: Literal["forgetting_aware", "last"] = "forgetting_aware"
 
 
 class Mitigation(Strict):

@@ -330,13 +330,15 @@ class Loop:
         training: TrainingRecord = self.components.trainer.train(TrainRequest(
             settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
             general=general_examples, resume=train_dir.exists(), learning_rate=plan.learning_rate, plan=plan,
+            on_evaluate=self._early_warning(data, mixed.examples),
         ))
         self._add_time("train", start)
         write_json(rdir / "training.json", training)
         hook.harness_after_train(plan=plan, training=training)
+        weights, is_adapter = self._choose_weights(training, rdir)
 
         start = time.perf_counter()
-        candidate = self._candidate(training)
+        candidate = self._candidate(weights, is_adapter)
         results = _evaluate(candidate, self.components, self.config)
         write_json(rdir / "samples.json", self._samples(candidate, data))
         del candidate
@@ -401,13 +403,48 @@ class Loop:
                 "over_sequence_len": sum(1 for n in lengths if n > self.config.sequence_len),
                 "sequence_len": self.config.sequence_len}
 
-    def _candidate(self, training: TrainingRecord) -> LoadedModel:
+    def _early_warning(self, data: RunData, training_examples: list[Example]) -> Any:
+        """The forgetting early-warning signal the trainer measures at each evaluation step."""
+        samples = self.config.forgetting.early_warning_samples
+        if not samples or not data.validation:  # without validation there are no evaluation steps
+            return None
+        from harness.early_warning import GeneralDrift, drift_sample
+
+        general = drift_sample([e for s in data.general for e in s.examples], samples, self.config.seed,
+                               exclude=training_examples)
+        return GeneralDrift(general, self.base_model().tokenizer, max_length=self.config.sequence_len,
+                            batch_size=self.config.eval_batch_size)
+
+    def _choose_weights(self, training: TrainingRecord, rdir: Path) -> tuple[Path, bool]:
+        """The final weights, or the forgetting-aware choice among evaluation-step checkpoints."""
+        choice: dict[str, Any] = {"policy": self.config.forgetting.checkpoint_choice, "step": training.steps,
+                                  "weights": str(training.weights_dir), "reason": "the final weights"}
+        if self.config.forgetting.checkpoint_choice == "forgetting_aware":
+            from harness.early_warning import choose_checkpoint
+            from harness.reporting import read_jsonl
+            from harness.training.checkpoints import checkpoint_step, complete_checkpoints
+
+            saved = {checkpoint_step(p): p for p in complete_checkpoints(training.output_dir / "checkpoints")}
+            evals = [r for r in read_jsonl(training.metrics_file) if r.get("type") == "eval"]
+            step, reason = choose_checkpoint(evals, self.config.forgetting.early_warning_threshold,
+                                             set(saved) | {training.steps})
+            if step is not None:
+                weights = training.weights_dir if step == training.steps else saved[step]
+                choice.update(step=step, weights=str(weights), reason=reason)
+            else:
+                choice["reason"] = f"the final weights ({reason})"
+        write_json(rdir / "checkpoint_choice.json", choice)
+        if choice["step"] != training.steps:
+            self._say(f"checkpoint: {choice['reason']}")
+        return Path(choice["weights"]), training.is_adapter
+
+    def _candidate(self, weights: Path, is_adapter: bool) -> LoadedModel:
         from harness.evaluation import merge_adapter
         from harness.models import load_model
 
-        if training.is_adapter:
-            return merge_adapter(self.base_model(), training.weights_dir)
-        return load_model(str(training.weights_dir), device=self.config.device, dtype=self.config.dtype)
+        if is_adapter:
+            return merge_adapter(self.base_model(), weights)
+        return load_model(str(weights), device=self.config.device, dtype=self.config.dtype)
 
     def _verdict(self, history: list[RoundOutcome], seconds: float) -> dict[str, Any]:
         rounds = []

@@ -14,7 +14,7 @@ from harness.plugins import Harness
 from harness.rundir import RunFolder, read_json
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
@@ -38,10 +38,12 @@ def collect(run_dir: Path) -> dict[str, Any]:
             "plan": read_json(rdir / "plan.json"),
             "mix": read_json(rdir / "mix.json") if (rdir / "mix.json").is_file() else {},
             "training": read_json(rdir / "training.json") if (rdir / "training.json").is_file() else {},
-            "metrics": _jsonl(rdir / "train" / "metrics.jsonl"),
+            "metrics": read_jsonl(rdir / "train" / "metrics.jsonl"),
             "decision": read_json(rdir / "decision.json"),
             "samples": read_json(rdir / "samples.json") if (rdir / "samples.json").is_file() else [],
             "data_stats": read_json(rdir / "data_stats.json") if (rdir / "data_stats.json").is_file() else {},
+            "checkpoint_choice": (read_json(rdir / "checkpoint_choice.json")
+                                  if (rdir / "checkpoint_choice.json").is_file() else {}),
         }
     base_samples = folder.root / "base" / "samples.json"
     return {

@@ -99,3 +99,47 @@ def test_gate_exit_codes(scenario, tmp_path):
     bad.write_text(json.dumps({"schema": "something else"}))
     assert _gate(bad).returncode == 2
     assert _gate(tmp_path / "nowhere").returncode == 2
+
+
+def test_checkpoint_choice_prefers_best_val_loss_under_the_drift_threshold():
+    from harness.early_warning import choose_checkpoint
+
+    evals = [
+        {"step": 10, "val_loss": 2.0, "early_warning": 1.0},
+        {"step": 20, "val_loss": 1.5, "early_warning": 3.0},
+        {"step": 30, "val_loss": 1.2, "early_warning": 9.0},  # best loss, but drifted past 5%
+    ]
+    assert choose_checkpoint(evals, 5.0, {10, 20, 30})[0] == 20
+    assert choose_checkpoint(evals, 5.0, {10, 30})[0] == 10  # only saved checkpoints qualify
+    step, reason = choose_checkpoint(evals, 0.5, {10, 20, 30})
+    assert step == 10 and "least" in reason
+    assert choose_checkpoint([{"step": 5, "val_loss": 1.0}], 5.0, {5})[0] is None
+
+
+def test_general_drift_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.early_warning import GeneralDrift
+    from harness.api import Example, Message
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    examples = [Example(messages=(Message("user", f"Question {i}?"), Message("assistant", f"Answer {i}.")))
+                for i in range(6)]
+    drift = GeneralDrift(examples, tokenizer, max_length=64, batch_size=4)
+    assert drift(model, 0)["early_warning"] == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    assert drift(model, 1)["early_warning"] != pytest.approx(0.0, abs=1e-3)
+
+
+def test_drift_sample_never_uses_training_examples():
+    from harness.api import Example, Message
+    from harness.early_warning import drift_sample
+
+    pool = [Example(messages=(Message("user", f"q{i}"), Message("assistant", f"a{i}"))) for i in range(20)]
+    trained = pool[:15] + [Example(messages=(Message("user", "q15"), Message("assistant", "other answer")))]
+    sample = drift_sample(pool, 10, seed=0, exclude=trained)
+    assert sorted(e.messages[0].content for e in sample) == ["q16", "q17", "q18", "q19"]

@@ -48,15 +48,14 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
         if val:
             val_series.append((f"{label} validation", val))
         lr_series.append((label, [(m["step"], m["learning_rate"]) for m in steps if m.get("learning_rate") is not None]))
-        warn = [(m["step"], m.get("early_warning", m.get("kl_to_base"))) for m in steps
-                if m.get("early_warning", m.get("kl_to_base")) is not None]
+        warn = [(m["step"], m["early_warning"]) for m in steps if m.get("early_warning") is not None]
         if warn:
             warn_series.append((label, warn))
     charts["loss"] = svg.line_chart(loss_series + val_series, title="Training and validation loss",
                                     x_label="optimizer step", y_label="loss")
     charts["lr"] = svg.line_chart(lr_series, title="Learning rate", x_label="optimizer step", y_label="learning rate")
     charts["early_warning"] = svg.line_chart(warn_series, title="Early-warning forgetting signal",
-                                             x_label="optimizer step", y_label="KL(fine-tuned || base) on general text")
+                                             x_label="optimizer step", y_label="general-text loss rise over base, %")
     lengths = rounds[-1]["token_lengths"] if rounds else []
     charts["lengths"] = svg.histogram(lengths, title="Token lengths of the training mix", x_label="tokens")
     return charts

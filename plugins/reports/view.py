@@ -64,9 +64,12 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
             "mix": saved.get("mix", {}),
             "token_lengths": saved.get("data_stats", {}).get("token_lengths", []),
             "samples": saved.get("samples", []),
+            "checkpoint_choice": saved.get("checkpoint_choice", {}),
             "metrics": [
-                {k: m.get(k) for k in ("step", "loss", "val_loss", "learning_rate", "grad_norm", "tokens_per_second",
-                                       "padding_ratio", "early_warning", "kl_to_base")}
+                {"step": m.get("step"), "loss": m.get("loss"), "val_loss": m.get("val_loss"),
+                 "learning_rate": m.get("lr", m.get("learning_rate")), "grad_norm": m.get("grad_norm"),
+                 "tokens_per_second": m.get("tokens_per_s"), "padding_ratio": m.get("padding_ratio"),
+                 "early_warning": m.get("early_warning")}
                 for m in metrics
             ],
         })

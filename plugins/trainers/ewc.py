@@ -54,7 +54,8 @@ class EwcTrainer(Trainer):
             penalty: Any = LoraDriftPenalty(model, fisher, options.ewc_lambda)
         else:
             penalty = FullDriftPenalty(model, fisher, options.ewc_lambda)
-        return run_training(request, model, tokenizer, EngineOptions(is_adapter=lora, extra_loss=penalty))
+        options = EngineOptions(is_adapter=lora, evaluation_callback=request.on_evaluate, extra_loss=penalty)
+        return run_training(request, model, tokenizer, options)
 
 
 @hookimpl

@@ -16,7 +16,8 @@ class FullTrainer(Trainer):
     def train(self, request: TrainRequest) -> TrainingRecord:
         from harness.training import EngineOptions, load_for_training, run_training  # heavy: import on use
         model, tokenizer = load_for_training(request.settings, frozen=False)
-        return run_training(request, model, tokenizer, EngineOptions(is_adapter=False))
+        options = EngineOptions(is_adapter=False, evaluation_callback=request.on_evaluate)
+        return run_training(request, model, tokenizer, options)
 
 
 @hookimpl

@@ -16,7 +16,8 @@ class LoraTrainer(Trainer):
         from harness.training import EngineOptions, attach_lora, load_for_training, run_training  # heavy: import on use
         model, tokenizer = load_for_training(request.settings, frozen=True)
         model = attach_lora(model, request.settings)
-        return run_training(request, model, tokenizer, EngineOptions(is_adapter=True))
+        options = EngineOptions(is_adapter=True, evaluation_callback=request.on_evaluate)
+        return run_training(request, model, tokenizer, options)
 
 
 @hookimpl

@@ -48,7 +48,8 @@ class QloraTrainer(Trainer):
                                              dtype=compute, device_map={"": torch.cuda.current_device()})
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing)
         model = attach_lora(model, settings)
-        return run_training(request, model, tokenizer, EngineOptions(is_adapter=True))
+        options = EngineOptions(is_adapter=True, evaluation_callback=request.on_evaluate)
+        return run_training(request, model, tokenizer, options)
 
 
 @hookimpl
