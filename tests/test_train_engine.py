@@ -80,3 +80,27 @@ def test_lr_range_suggestion_is_the_steepest_descent(tmp_path):
     assert 3e-5 < best < 3e-4
     svg = write_svg(RangeTest(lrs, losses, best), tmp_path / "lr.svg").read_text()
     assert svg.startswith("<svg") and "polyline" in svg and "suggested" in svg
+
+
+def test_loss_on_trained_positions_only_equals_the_models_own_loss(tiny_model_dir, tmp_path):
+    """The engine skips logits where no label is trained; the loss value must not change."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+    from harness.tokenize import encode
+    from harness.training.engine import HarnessTrainer
+    from harness.training.callbacks import StepStats
+    from train_helpers import examples, settings
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    encoded = [encode(e, tokenizer, max_length=128) for e in examples(4)]
+    batch = PaddingCollator(tokenizer.pad_token_id)([{"input_ids": e.input_ids, "labels": e.labels} for e in encoded])
+    trainer = HarnessTrainer(model=model, args=TrainingArguments(str(tmp_path), report_to="none", use_cpu=True),
+                             stats=StepStats(), settings=settings(tiny_model_dir), extra_loss=None,
+                             group_by_length=False, total_steps=1, warmup_steps=0)
+    model.train()
+    fast = trainer.compute_loss(model, dict(batch))
+    reference = model(**batch).loss  # the model's own loss over every labelled position
+    assert fast.item() == pytest.approx(reference.item(), rel=1e-5)
+    fast.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

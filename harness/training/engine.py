@@ -8,6 +8,8 @@ resume, the non-finite guard, per-step metrics and the evaluation hook.
 
 from __future__ import annotations
 
+import inspect
+
 import json
 import logging
 import shutil
@@ -32,6 +34,7 @@ from harness.training.data import (
     tokenize_examples,
 )
 from harness.training.schedule import build_scheduler
+from harness.tokenize import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +89,41 @@ class HarnessTrainer(transformers.Trainer):
             )
         return self.lr_scheduler
 
+    def _supports_logits_to_keep(self, model: Any) -> bool:
+        if not hasattr(self, "_logits_to_keep_ok"):
+            inner = self.accelerator.unwrap_model(model)
+            inner = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+            self._logits_to_keep_ok = "logits_to_keep" in inspect.signature(inner.forward).parameters
+        return self._logits_to_keep_ok
+
+    def _trained_positions_loss(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any) -> torch.Tensor:
+        """The causal-LM loss with logits computed only where a label is trained.
+
+        With assistant-only labels most positions (system prompt, questions,
+        padding) carry no loss, yet the vocabulary projection and a float32
+        cross-entropy over ~50k classes are the costliest per-token work on a
+        small model. Same value as the model's own loss: summed over trained
+        tokens, divided by the tokens in the whole accumulated batch.
+        """
+        labels = inputs["labels"]
+        targets = labels[:, 1:]
+        keep = torch.zeros_like(labels, dtype=torch.bool)
+        keep[:, :-1] = targets != IGNORE_INDEX
+        model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        logits = model(**model_inputs, logits_to_keep=keep).logits
+        selected = targets[keep[:, :-1]]
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), selected, reduction="sum")
+        return loss / (num_items_in_batch if num_items_in_batch is not None else max(selected.numel(), 1))
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        result = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        if (model.training and not return_outputs and "labels" in inputs and self.label_smoother is None
+                and self.compute_loss_func is None and self.model_accepts_loss_kwargs
+                and self._supports_logits_to_keep(model)):
+            result = self._trained_positions_loss(model, inputs, num_items_in_batch)
+        else:
+            result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                          num_items_in_batch=num_items_in_batch)
         if self.extra_loss is None or not model.training:
             return result
         loss, outputs = result if return_outputs else (result, None)
