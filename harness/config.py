@@ -94,13 +94,17 @@ class Forgetting(Strict):
     policy: Literal["point", "strict"] = "point"
     confidence: float = Field(0.95, gt=0.5, lt=1)
     bootstrap_samples: int = Field(2000, ge=100)
-    # During training: the rise (%) of the loss on a fixed general sample over the base
-    # model's, at each evaluation step; 0 samples turns it off.
+    # During training, at each evaluation step: the KL divergence (nats per token) of the
+    # model's next-token distributions from the base model's on a fixed general sample.
+    # 0 samples turns it off.
     early_warning_samples: int = Field(32, ge=0)
-    early_warning_threshold: float = Field(5.0, gt=0)
-    # forgetting_aware: keep the evaluation-step checkpoint with the best domain
-    # validation loss among those under the drift threshold; last: the final weights.
-    checkpoint_choice: Literal["forgetting_aware", "last"] = "forgetting_aware"
+    early_warning_threshold: float = Field(0.05, gt=0)
+    # last: evaluate the final weights (the seed's recipe). forgetting_aware: the
+    # evaluation-step checkpoint with the best domain validation loss among those whose
+    # KL stays under early_warning_threshold (the least-drifted one if none does). The
+    # KL is a proxy with no universal scale: read it off the report's chart for your
+    # model before choosing a threshold.
+    checkpoint_choice: Literal["forgetting_aware", "last"] = "last"
 
 
 class Mitigation(Strict):

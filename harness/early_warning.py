@@ -1,12 +1,12 @@
 """A cheap early-warning signal of forgetting, measured while training.
 
-At each evaluation step the trainer calls :class:`GeneralDrift`, which scores a
-small fixed sample of answered *general* text (never benchmark items) and
-reports how much the model's loss on it has risen over the base model's, in
-percent. Full benchmark runs happen only after training; this signal is what
-lets the loop choose, among the checkpoints saved at evaluation steps, the one
-with the best domain validation loss that has not drifted past
-``forgetting.early_warning_threshold``.
+At each evaluation step the trainer calls :class:`GeneralDrift`, which measures
+on a small fixed sample of *general* text (never trained on, never benchmark
+items) how far the model's next-token distributions have moved from the base
+model's (KL divergence, nats per token). Full benchmark runs happen only after
+training; this signal is what lets the loop choose, among the checkpoints saved
+at evaluation steps, the one with the best domain validation loss that has not
+drifted past ``forgetting.early_warning_threshold``.
 """
 
 from __future__ import annotations
@@ -20,62 +20,83 @@ from harness.tokenize import IGNORE_INDEX, encode
 
 
 class GeneralDrift:
-    """Relative rise of the mean token loss on fixed general examples, against the base model."""
+    """How far the model has moved from the base model on fixed general text.
 
-    def __init__(self, examples: list[Example], tokenizer: Any, *, max_length: int, batch_size: int = 8) -> None:
+    The signal is the mean per-token KL divergence KL(base || fine-tuned) of the
+    next-token distributions at the sample's answer positions, in nats: 0 for the
+    base itself, growing as general behaviour shifts, and indifferent to the style
+    of the reference answers (it compares distributions, not the answers' text). The base distributions come from the same
+    model with its LoRA adapter switched off, or from ``reference`` (the base
+    model in memory) for full fine-tuning. The loss on the sample's answers and
+    its rise over the base are logged beside it.
+    """
+
+    def __init__(self, examples: list[Example], tokenizer: Any, *, max_length: int, batch_size: int = 8,
+                 reference: Any = None) -> None:
         encoded = [encode(e, tokenizer, max_length=max_length) for e in examples]
         self.encoded = [e for e in encoded if e.trained_tokens]
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.batch_size = batch_size
-        self.baseline: float | None = None
+        self.reference = reference
 
     def __len__(self) -> int:
         return len(self.encoded)
 
-    def nll(self, model: Any) -> float:
-        """Mean negative log-likelihood per trained token (assistant tokens) of the sample."""
+    def _batches(self, device: Any):
         import torch
 
-        device = next(model.parameters()).device
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for start in range(0, len(self.encoded), self.batch_size):
-                batch = self.encoded[start:start + self.batch_size]
-                width = max(len(e.input_ids) for e in batch)
-                ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-                labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, e in enumerate(batch):
-                    n = len(e.input_ids)
-                    ids[row, :n] = torch.tensor(e.input_ids)
-                    labels[row, :n] = torch.tensor(e.labels)
-                    mask[row, :n] = 1
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-                targets = labels[:, 1:].to(device)
-                losses = torch.nn.functional.cross_entropy(
-                    logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                    ignore_index=IGNORE_INDEX, reduction="sum")
-                total += float(losses)
-                count += int((targets != IGNORE_INDEX).sum())
-        return total / max(count, 1)
+        for start in range(0, len(self.encoded), self.batch_size):
+            batch = self.encoded[start:start + self.batch_size]
+            width = max(len(e.input_ids) for e in batch)
+            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, e in enumerate(batch):
+                n = len(e.input_ids)
+                ids[row, :n] = torch.tensor(e.input_ids)
+                labels[row, :n] = torch.tensor(e.labels)
+                mask[row, :n] = 1
+            yield ids.to(device), labels.to(device), mask.to(device)
 
-    def measure_baseline(self, model: Any) -> float:
-        """The base model's loss: with a LoRA model, the same model with its adapter switched off."""
-        if self.baseline is None:
-            if hasattr(model, "disable_adapter"):
-                with model.disable_adapter():
-                    self.baseline = self.nll(model)
-            else:
-                self.baseline = self.nll(model)
-        return self.baseline
+    def _base_logits(self, model: Any, ids: Any, mask: Any) -> Any:
+        if hasattr(model, "disable_adapter"):
+            with model.disable_adapter():
+                return model(input_ids=ids, attention_mask=mask).logits.float()
+        if self.reference is None:
+            raise ValueError("GeneralDrift needs the base model as `reference` for a model without adapters")
+        return self.reference(input_ids=ids, attention_mask=mask).logits.float().to(ids.device)
+
+    def measure(self, model: Any) -> dict[str, float]:
+        import torch
+        import torch.nn.functional as F
+
+        device = next(model.parameters()).device
+        kl_sum = nll_sum = base_nll_sum = 0.0
+        positions = answer_tokens = 0
+        with torch.no_grad():
+            for ids, labels, mask in self._batches(device):
+                tuned = F.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float()[:, :-1], dim=-1)
+                base = F.log_softmax(self._base_logits(model, ids, mask)[:, :-1], dim=-1)
+                targets = labels[:, 1:]
+                # Only where an answer token is predicted: the prompt part carries the chat
+                # template's system text, whose shift says little about general behaviour.
+                answered = targets != IGNORE_INDEX
+                kl = (base.exp() * (base - tuned)).sum(-1)
+                kl_sum += float(kl[answered].sum())
+                positions += int(answered.sum())
+                safe = targets.clamp_min(0).unsqueeze(-1)
+                nll_sum -= float(tuned.gather(-1, safe).squeeze(-1)[answered].sum())
+                base_nll_sum -= float(base.gather(-1, safe).squeeze(-1)[answered].sum())
+                answer_tokens += int(answered.sum())
+        nll, base_nll = nll_sum / max(answer_tokens, 1), base_nll_sum / max(answer_tokens, 1)
+        return {
+            "early_warning": round(kl_sum / max(positions, 1), 6),
+            "general_nll": round(nll, 5),
+            "general_nll_rise_pct": round((nll - base_nll) / base_nll * 100, 4) if base_nll > 0 else float("nan"),
+        }
 
     def __call__(self, model: Any, step: int) -> dict[str, float]:
-        if not self.encoded:
-            return {}
-        base = self.measure_baseline(model)
-        now = self.nll(model)
-        drift = (now - base) / base * 100 if base > 0 and math.isfinite(base) else float("nan")
-        return {"general_nll": round(now, 5), "general_nll_base": round(base, 5), "early_warning": round(drift, 4)}
+        return self.measure(model) if self.encoded else {}
 
 
 def drift_sample(general: list[Example], n: int, seed: int, exclude: list[Example] = ()) -> list[Example]:
@@ -113,7 +134,7 @@ def choose_checkpoint(evals: list[dict[str, Any]], threshold: float, available: 
     if under:
         best = min(under, key=lambda r: (r["val_loss"], -r["step"]))
         return best["step"], (f"step {best['step']}: best validation loss {best['val_loss']:.4f} among "
-                              f"{len(under)}/{len(rows)} evaluation steps with general-loss drift < {threshold:g}%")
+                              f"{len(under)}/{len(rows)} evaluation steps with general KL < {threshold:g}")
     best = min(rows, key=lambda r: (r["early_warning"], -r["step"]))
-    return best["step"], (f"step {best['step']}: every evaluation step drifted >= {threshold:g}%; "
-                          f"this one least ({best['early_warning']:.2f}%)")
+    return best["step"], (f"step {best['step']}: every evaluation step drifted to a general KL >= {threshold:g}; "
+                          f"this one least ({best['early_warning']:.4f})")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import UsageError
+from harness.stats import format_pct
 
 VERDICT_SCHEMA = "harness.verdict/1"
 
@@ -49,8 +50,7 @@ def judge(verdict: dict[str, Any], max_forgetting: float | None = None, policy: 
     return not failures, failures
 
 
-def _pct(value: float) -> str:
-    return "n/a" if value != value else f"{value:+.1f}%"
+_pct = format_pct
 
 
 def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = None, policy: str | None = None) -> str:

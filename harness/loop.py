@@ -316,7 +316,9 @@ class Loop:
         start = time.perf_counter()
         mixed = self.components.mixer.mix(
             data.domain, data.general,
-            MixContext(general_share=plan.general_share, seed=self.config.seed + plan.index,
+            # One seed for every round: a larger share then extends the earlier round's
+            # general sample (and reuses its cached self-rehearsal answers) instead of redrawing it.
+            MixContext(general_share=plan.general_share, seed=self.config.seed,
                        cache_dir=cache_root(), load_base_model=self.base_model),
         )
         write_json(rdir / "mix.json", mixed.manifest)
@@ -412,8 +414,10 @@ class Loop:
 
         general = drift_sample([e for s in data.general for e in s.examples], samples, self.config.seed,
                                exclude=training_examples)
-        return GeneralDrift(general, self.base_model().tokenizer, max_length=self.config.sequence_len,
-                            batch_size=self.config.eval_batch_size)
+        base = self.base_model()
+        # LoRA models give their own base distributions (adapter off); others compare with the base in memory.
+        return GeneralDrift(general, base.tokenizer, max_length=self.config.sequence_len,
+                            batch_size=self.config.eval_batch_size, reference=base.model)
 
     def _choose_weights(self, training: TrainingRecord, rdir: Path) -> tuple[Path, bool]:
         """The final weights, or the forgetting-aware choice among evaluation-step checkpoints."""
@@ -498,8 +502,8 @@ def _round_summary(plan: RoundPlan, evaluation: EvaluationRecord) -> str:
         kind = "forgetting" if name in evaluation.forgetting else "gain"
         value = c.relative if kind == "forgetting" else -c.relative
         lo, hi = (c.relative_ci.low, c.relative_ci.high) if kind == "forgetting" else (-c.relative_ci.high, -c.relative_ci.low)
-        lines.append(f"  {name:<22} {c.base:.3f} -> {c.candidate:.3f}  {kind} {value:+.1f}% "
-                     f"[{lo:+.1f}, {hi:+.1f}] n={c.n}")
+        lines.append(f"  {name:<22} {c.base:.3f} -> {c.candidate:.3f}  {kind} {stats.format_pct(value)} "
+                     f"[{stats.format_pct(lo)}, {stats.format_pct(hi)}] n={c.n}")
     return "\n".join(lines)
 
 

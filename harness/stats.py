@@ -77,6 +77,13 @@ class Verdict:
         return asdict(self)
 
 
+def format_pct(value: float | None) -> str:
+    """A signed percentage to one decimal, 'n/a' for missing values, never '-0.0%'."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{round(value, 1) + 0.0:+.1f}%"  # adding 0.0 turns -0.0 into 0.0
+
+
 def paired_arrays(base: BenchmarkResult, candidate: BenchmarkResult) -> tuple[np.ndarray, np.ndarray]:
     """Both results' scores aligned by item id; refuses results over different items."""
     base_scores = {i.item_id: i.score for i in base.items}

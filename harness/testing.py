@@ -90,6 +90,57 @@ def chat_records(n: int, topic: str = "fire", seed: int = 0) -> list[dict[str, A
     ]
 
 
+# --------------------------------------------------------------- conformance checks
+
+
+def check_trainer(trainer_cls: Any, model_dir: Path, work_dir: Path, **settings: Any) -> Any:
+    """Run a trainer plugin on the tiny model and check what the loop relies on.
+
+    A third-party trainer passes this on CPU in seconds: it trains, writes the
+    weights it names (a PEFT adapter or a model folder), and returns a complete
+    :class:`harness.api.TrainingRecord`. Returns the record for further checks.
+    """
+    from harness.api import Example, Message, TrainingRecord, TrainRequest
+    from harness.config import RunConfig
+
+    config = RunConfig(**{"base_model": str(model_dir), "micro_batch_size": 4, "gradient_accumulation_steps": 1,
+                          "max_steps": 3, "lora_r": 4, "lora_alpha": 8, "sequence_len": 96, **settings})
+    make = lambda records: [Example(messages=tuple(Message(m["role"], m["content"]) for m in r["messages"]))  # noqa: E731
+                            for r in records]
+    trainer = trainer_cls(trainer_cls.Options())
+    trainer.check_environment(config)
+    record = trainer.train(TrainRequest(settings=config, train=make(chat_records(12)),
+                                        validation=make(chat_records(4, seed=1)), output_dir=work_dir,
+                                        general=make(chat_records(8, "general", seed=2))))
+    assert isinstance(record, TrainingRecord), f"{trainer_cls.name}.train must return a TrainingRecord"
+    assert record.steps >= 1, "no optimizer step was taken"
+    marker = "adapter_config.json" if record.is_adapter else "config.json"
+    assert (Path(record.weights_dir) / marker).is_file(), f"{record.weights_dir} has no {marker}"
+    assert Path(record.metrics_file).is_file(), "no metrics file was written"
+    return record
+
+
+def check_benchmark(benchmark: Any, model: Any, *, limit: int = 6) -> Any:
+    """Run a benchmark plugin twice on a loaded model and check what the statistics rely on.
+
+    Item ids must be unique and stable, scores finite, the same items must come
+    back for the same seed, and a second run must give identical scores.
+    """
+    import math
+
+    first = benchmark.evaluate(model, limit=limit, seed=0, batch_size=2)
+    second = benchmark.evaluate(model, limit=limit, seed=0, batch_size=2)
+    ids = [item.item_id for item in first.items]
+    assert first.items, f"{benchmark.name} scored no items"
+    assert len(ids) == len(set(ids)), f"{benchmark.name} returned duplicate item ids"
+    assert len(ids) <= limit, f"{benchmark.name} ignored limit={limit}"
+    assert all(math.isfinite(item.score) for item in first.items), f"{benchmark.name} returned non-finite scores"
+    assert [(i.item_id, i.score) for i in first.items] == [(i.item_id, i.score) for i in second.items], (
+        f"{benchmark.name} is not deterministic: same model, items and seed gave different scores")
+    assert benchmark.definition_fingerprint(), f"{benchmark.name} needs a definition fingerprint for the cache"
+    return first
+
+
 # ------------------------------------------------------------------- pytest fixtures
 
 try:

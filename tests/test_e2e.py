@@ -44,6 +44,7 @@ def test_real_loop_on_smollm2(tmp_path):
                        "domain": [{"name": "domain_mc", "limit": 16}], "batch_size": 8},
         "mitigation": {"mixer": "ratio", "general_data": [{"path": "builtin:trivia_qa_answers", "max_samples": 300}],
                        "schedule": [0.2], "max_rounds": 1},
+        "forgetting": {"checkpoint_choice": "forgetting_aware", "early_warning_threshold": 0.5},
         "samples": {"domain": 1, "general": ["What is the capital of France?"], "max_new_tokens": 16},
     }
     path = tmp_path / "e2e.yml"

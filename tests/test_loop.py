@@ -116,7 +116,7 @@ def test_checkpoint_choice_prefers_best_val_loss_under_the_drift_threshold():
     assert choose_checkpoint([{"step": 5, "val_loss": 1.0}], 5.0, {5})[0] is None
 
 
-def test_general_drift_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir):
+def test_general_kl_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -127,12 +127,20 @@ def test_general_drift_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     examples = [Example(messages=(Message("user", f"Question {i}?"), Message("assistant", f"Answer {i}.")))
                 for i in range(6)]
-    drift = GeneralDrift(examples, tokenizer, max_length=64, batch_size=4)
-    assert drift(model, 0)["early_warning"] == pytest.approx(0.0, abs=1e-6)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    assert drift(model, 1)["early_warning"] != pytest.approx(0.0, abs=1e-3)
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    drift = GeneralDrift(examples, tokenizer, max_length=64, batch_size=4, reference=reference)
+    start = drift(model, 0)
+    assert start["early_warning"] == pytest.approx(0.0, abs=1e-6)
+    assert start["general_nll_rise_pct"] == pytest.approx(0.0, abs=1e-6)
+    kls = []
+    for scale in (0.01, 0.05):
+        damaged = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            for p in damaged.parameters():
+                p.add_(torch.randn_like(p) * scale)
+        kls.append(drift(damaged, 1)["early_warning"])
+    assert 0 < kls[0] < kls[1]  # more damage, more divergence
 
 
 def test_drift_sample_never_uses_training_examples():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from harness.api import TrainRequest, UsageError
+from harness.api import Example, Message, TrainRequest, UsageError
 from train_helpers import examples, settings, train_losses
 
 
@@ -107,3 +107,18 @@ def test_lora_penalty_grows_with_the_change_of_the_effective_weights(tiny_model_
         values.append(float(penalty(model)))
     assert 0 < values[0] < values[1] < values[2]
     assert values[1] == pytest.approx(4 * values[0], rel=1e-3)  # quadratic in ΔW
+
+
+def test_ewc_refuses_general_data_without_answers(tiny_model_dir):
+    """Question-only prompts would give an all-zero Fisher, i.e. an EWC that silently does nothing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.api import UsageError
+    from harness.training.fisher import estimate_fisher
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    questions = [Example(messages=(Message("user", f"Question {i}?"),)) for i in range(3)]
+    names = [n for n, _ in model.named_parameters()][:2]
+    with pytest.raises(UsageError, match="none of the 3 general examples has an answer"):
+        estimate_fisher(model, tokenizer, questions, names, max_length=64)

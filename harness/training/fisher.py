@@ -61,11 +61,13 @@ def estimate_fisher(
     fisher = {n: torch.zeros_like(params[n], dtype=torch.float32) for n in param_names}
     model.eval()  # no dropout: the estimate is of the model as it is
     device = next(model.parameters()).device
+    used = 0
     try:
         for example in tqdm(examples, desc="Fisher estimate", unit="example"):
             encoded = encode(example, tokenizer, max_length=max_length, train_on=train_on)  # type: ignore[arg-type]
             if encoded.trained_tokens == 0:
                 continue
+            used += 1
             ids = torch.tensor([encoded.input_ids], device=device)
             labels = torch.tensor([encoded.labels], device=device)
             model.zero_grad(set_to_none=True)
@@ -79,8 +81,15 @@ def estimate_fisher(
         for name, p in params.items():
             p.requires_grad_(saved_flags[name])
         model.train(was_training)
-    count = max(1, len(examples))
-    fisher = {n: f / count for n, f in fisher.items()}
+    if used == 0:
+        # Question-only prompts (e.g. builtin:trivia_qa) have no answer to take a gradient
+        # of: the Fisher would be all zeros and the EWC penalty silently nothing.
+        raise UsageError(
+            f"EWC: none of the {len(examples)} general examples has an answer to train on, so the Fisher "
+            "information would be zero; use answered general data (e.g. builtin:trivia_qa_answers, or "
+            "files with assistant turns) under mitigation.general_data"
+        )
+    fisher = {n: f / used for n, f in fisher.items()}
     if normalize:
         mean = torch.stack([f.mean() for f in fisher.values()]).mean().clamp_min(1e-30)
         fisher = {n: f / mean for n, f in fisher.items()}

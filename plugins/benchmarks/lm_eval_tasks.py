@@ -175,7 +175,14 @@ def _hflm(model: LoadedModel, batch_size: int) -> Any:
     from lm_eval.models.huggingface import HFLM
 
     # Passing the object (not a path) is what keeps evaluation on the weights in memory.
-    return HFLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=batch_size)
+    # lm-eval warns about exactly that on every call; it is intended here, so keep it quiet.
+    hf_logger = logging.getLogger("lm_eval.models.huggingface")
+    level = hf_logger.level
+    hf_logger.setLevel(logging.ERROR)
+    try:
+        return HFLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=batch_size)
+    finally:
+        hf_logger.setLevel(level)
 
 
 def _folder_digest(folder: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from harness.rundir import write_atomic
+from harness.stats import format_pct
 
 from . import svg
 
@@ -25,7 +26,7 @@ MARKS = {"ok": "✓", "forgot": "⚠", "gain": "↑", "no gain": "·"}
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1f}%"
+    return format_pct(value)
 
 
 def _score(value: float | None) -> str:

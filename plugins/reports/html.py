@@ -11,6 +11,8 @@ from typing import Any
 
 import jinja2
 
+from harness.stats import format_pct
+
 from . import svg
 
 
@@ -65,7 +67,7 @@ def render_html(report: dict[str, Any]) -> str:
     template_text = resources.files(__package__).joinpath("templates/report.html.j2").read_text(encoding="utf-8")
     css = resources.files(__package__).joinpath("templates/report.css").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["pct"] = lambda v: "n/a" if v is None else f"{v:+.1f}%"
+    env.filters["pct"] = format_pct
     env.filters["score"] = lambda v: "n/a" if v is None else f"{v:.3f}"
     env.filters["pval"] = lambda v: "n/a" if v is None else f"{v:.3g}"
     return env.from_string(template_text).render(report=report, charts=_charts(report), css=css)

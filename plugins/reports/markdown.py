@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.stats import format_pct
+
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1f}%"
+    return format_pct(value)
 
 
 def _ci(pair: list[float | None]) -> str:

@@ -87,6 +87,14 @@ class _Frame:
         return "".join(parts)
 
 
+def _reference_line(frame: _Frame, value: float, label: str) -> str:
+    """A dashed red horizontal line (a threshold), labelled at the right edge."""
+    y = frame.y(value)
+    return (f'<line x1="{MARGIN["left"]}" x2="{WIDTH - MARGIN["right"]}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#dc2626" stroke-dasharray="6 4"/><text x="{WIDTH - MARGIN["right"] - 4}" '
+            f'y="{y - 4:.1f}" text-anchor="end" fill="#dc2626">{escape(label)}</text>')
+
+
 def _svg(body: str, title: str) -> str:
     return (f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
             f'xmlns="http://www.w3.org/2000/svg" class="chart"><title>{escape(title)}</title>{body}</svg>')
@@ -113,10 +121,7 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
     frame = _Frame(xs, ys, x_label, y_label, log_x)
     body = [frame.axes()]
     if hline:
-        y = frame.y(hline[0])
-        body.append(f'<line x1="{MARGIN["left"]}" x2="{WIDTH - MARGIN["right"]}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="#dc2626" stroke-dasharray="6 4"/><text x="{WIDTH - MARGIN["right"] - 4}" '
-                    f'y="{y - 4:.1f}" text-anchor="end" fill="#dc2626">{escape(hline[1])}</text>')
+        body.append(_reference_line(frame, *hline))
     for i, (name, pts) in enumerate(series):
         pts = [(x, y) for x, y in pts if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
                and (x > 0 or not log_x)]
@@ -162,10 +167,7 @@ def grouped_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[flo
                 body.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{frame.y(lo):.1f}" y2="{frame.y(hi):.1f}" '
                             f'stroke="#111827" stroke-width="1.2"/>')
     if hline:
-        y = frame.y(hline[0])
-        body.append(f'<line x1="{MARGIN["left"]}" x2="{WIDTH - MARGIN["right"]}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="#dc2626" stroke-dasharray="6 4"/><text x="{WIDTH - MARGIN["right"] - 4}" '
-                    f'y="{y - 4:.1f}" text-anchor="end" fill="#dc2626">{escape(hline[1])}</text>')
+        body.append(_reference_line(frame, *hline))
     body.append(_legend([name for name, _, _ in series]))
     return _svg("".join(body), title)
 
@@ -186,8 +188,12 @@ def scatter(points: Sequence[tuple[str, float, float, bool]], *, title: str, x_l
                     f'y="{HEIGHT - MARGIN["bottom"] - 6}" fill="#15803d">passes</text>')
     for label, x, y, ok in pts:
         colour = "#16a34a" if ok else "#dc2626"
+        # Labels right of the middle are drawn to the left of their point, so they are never clipped.
+        right_half = frame.x(x) > MARGIN["left"] + frame.pw / 2
+        anchor, dx = ("end", -8) if right_half else ("start", 8)
         body.append(f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="5" fill="{colour}"/>'
-                    f'<text x="{frame.x(x) + 8:.1f}" y="{frame.y(y) - 6:.1f}">{escape(label)}</text>')
+                    f'<text x="{frame.x(x) + dx:.1f}" y="{frame.y(y) - 6:.1f}" text-anchor="{anchor}">'
+                    f'{escape(label)}</text>')
     return _svg("".join(body), title)
 
 
