@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
 from harness import __version__
 from harness.api import UsageError
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     # Offline by default when the hub is unreachable is the user's call; we never
     # phone home for telemetry.
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # transformers 5 warns on its own internal reads of a renamed attribute; nothing for a user to do.
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
