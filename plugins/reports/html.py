@@ -28,7 +28,7 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
               [c["forgetting_pct"] for c in r["general"]],
               [tuple(v if v is not None else float("nan") for v in c["forgetting_ci_pct"]) for c in r["general"]])
              for r in rounds],
-            title="Forgetting per benchmark per round", y_label="forgetting, % relative (95% CI)",
+            title="Forgetting per benchmark per round", y_label="forgetting, % (95% CI)",
             hline=(threshold, f"threshold {threshold:g}%"),
         )
     points = []
@@ -57,7 +57,7 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
                                     x_label="optimizer step", y_label="loss")
     charts["lr"] = svg.line_chart(lr_series, title="Learning rate", x_label="optimizer step", y_label="learning rate")
     charts["early_warning"] = svg.line_chart(warn_series, title="Early-warning forgetting signal",
-                                             x_label="optimizer step", y_label="general-text loss rise over base, %")
+                                             x_label="optimizer step", y_label="KL from base on general answers, nats/token")
     lengths = rounds[-1]["token_lengths"] if rounds else []
     charts["lengths"] = svg.histogram(lengths, title="Token lengths of the training mix", x_label="tokens")
     return charts

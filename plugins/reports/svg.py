@@ -179,7 +179,10 @@ def scatter(points: Sequence[tuple[str, float, float, bool]], *, title: str, x_l
     if not pts:
         return ""
     xs = [x for _, x, _, _ in pts] + ([pass_region_x] if pass_region_x is not None else []) + [0]
-    frame = _Frame(xs, [y for _, _, y, _ in pts] + [0], x_label, y_label)
+    ys = [y for _, _, y, _ in pts] + [0]
+    span = (max(ys) - min(ys)) or 1.0
+    # Headroom above the highest point, so its label stays inside the plot.
+    frame = _Frame(xs, ys, x_label, y_label, y_range=(min(ys) - 0.08 * span, max(ys) + 0.18 * span))
     body = [frame.axes()]
     if pass_region_x is not None:
         left, right = frame.x(frame.x0), frame.x(min(pass_region_x, frame.x1))
