@@ -214,7 +214,7 @@ def evaluate_base(config_data: dict[str, Any], base_dir: str, compare_dir: str,
     harness = harness_factory()
     config = parse_config(config_data, harness, source="base", base_dir=Path(base_dir))
     loop = Loop(config, harness, Path(compare_dir))
-    loop._base_results()  # reads the file when present, evaluates and saves it otherwise
+    loop.base_results()  # reads the file when present, evaluates and saves it otherwise
     return str(loop.folder.base_eval)
 
 

@@ -258,7 +258,7 @@ class Loop:
         self._say(f"data: {len(data.train)} train / {len(data.validation)} validation domain examples, "
                   f"{sum(len(s.examples) for s in data.general)} general examples from {len(data.general)} sources")
 
-        base = self._base_results()
+        base = self.base_results()
         history: list[RoundOutcome] = []
         share = self.config.mitigation.schedule[0] if self.config.mitigation.schedule else self.config.mitigation.general_share
         lr = self.config.learning_rate
@@ -280,7 +280,8 @@ class Loop:
         write_json(folder.verdict, verdict)
         return verdict
 
-    def _base_results(self) -> dict[str, BenchmarkResult]:
+    def base_results(self) -> dict[str, BenchmarkResult]:
+        """The base model's per-item results: read from the run folder, or evaluated once and saved."""
         folder = self.folder
         if folder.base_eval.is_file():
             self._say("base model: evaluation already on disk; not recomputed")
