@@ -11,7 +11,7 @@ def test_tiny_model_is_a_llama_with_smollm2_tokenizer(tiny_model_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     assert model.config.model_type == "llama"
-    assert sum(p.numel() for p in model.parameters()) < 5_000_000
+    assert sum(p.numel() for p in model.parameters()) < 8_000_000  # mostly the two 49k-token embeddings
     assert tokenizer.chat_template and "<|im_start|>" in tokenizer.chat_template
     batch = tokenizer(["hello world"], return_tensors="pt")
     loss = model(**batch, labels=batch["input_ids"]).loss
