@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.api import Example, FormatError, Formatter
 
-from .common import check_order, make_message, require_mapping
+from .common import check_order, make_message, turns_of
 
 
 class ChatMLFormatter(Formatter):
@@ -23,18 +23,8 @@ class ChatMLFormatter(Formatter):
         return isinstance(record, dict) and "messages" in record
 
     def parse(self, record: dict[str, Any]) -> Example:
-        record = require_mapping(record)
-        if "messages" not in record:
-            raise FormatError("missing key 'messages'")
-        turns = record["messages"]
-        if not isinstance(turns, list):
-            raise FormatError(f"'messages' must be a list, got {type(turns).__name__}")
-        messages = []
-        for i, turn in enumerate(turns):
-            where = f"messages[{i}]"
-            if not isinstance(turn, dict):
-                raise FormatError(f"{where} must be an object, got {type(turn).__name__}")
-            messages.append(make_message(turn.get("role"), turn.get("content"), where))
+        messages = [make_message(turn.get("role"), turn.get("content"), where)
+                    for where, turn in turns_of(record, "messages")]
         return Example(messages=check_order(tuple(messages)))
 
     def dump(self, example: Example) -> dict[str, Any]:

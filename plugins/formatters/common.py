@@ -27,6 +27,23 @@ def require_text(record: dict[str, Any], key: str, *, allow_empty: bool = False)
     return value
 
 
+def turns_of(record: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
+    """The list of turn objects under ``key``, each with its location for error messages."""
+    record = require_mapping(record)
+    if key not in record:
+        raise FormatError(f"missing key {key!r}")
+    turns = record[key]
+    if not isinstance(turns, list):
+        raise FormatError(f"{key!r} must be a list, got {type(turns).__name__}")
+    out = []
+    for i, turn in enumerate(turns):
+        where = f"{key}[{i}]"
+        if not isinstance(turn, dict):
+            raise FormatError(f"{where} must be an object, got {type(turn).__name__}")
+        out.append((where, turn))
+    return out
+
+
 def make_message(role: Any, content: Any, where: str) -> Message:
     """A validated :class:`Message`; ``where`` names the turn in error messages."""
     if role is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from harness.api import Example, FormatError, Formatter
 
-from .common import check_order, make_message, require_mapping
+from .common import check_order, make_message, turns_of
 
 # ShareGPT dumps in the wild use several speaker names for the same two roles.
 SPEAKERS = {
@@ -31,17 +31,8 @@ class ShareGPTFormatter(Formatter):
         return isinstance(record, dict) and "conversations" in record
 
     def parse(self, record: dict[str, Any]) -> Example:
-        record = require_mapping(record)
-        if "conversations" not in record:
-            raise FormatError("missing key 'conversations'")
-        turns = record["conversations"]
-        if not isinstance(turns, list):
-            raise FormatError(f"'conversations' must be a list, got {type(turns).__name__}")
         messages = []
-        for i, turn in enumerate(turns):
-            where = f"conversations[{i}]"
-            if not isinstance(turn, dict):
-                raise FormatError(f"{where} must be an object, got {type(turn).__name__}")
+        for where, turn in turns_of(record, "conversations"):
             speaker = turn.get("from")
             if speaker is not None and speaker not in SPEAKERS:
                 raise FormatError(f"{where}: unknown speaker {speaker!r} (allowed: {', '.join(SPEAKERS)})")
