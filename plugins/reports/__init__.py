@@ -17,38 +17,49 @@ from harness.rundir import write_atomic
 from . import view
 
 
-class JsonReporter(Reporter):
+class _ViewReporter(Reporter):
+    """Renders the shared view model (``view.build``) to one file named ``filename``."""
+
+    filename: str
+
+    def text(self, report: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
+        path = Path(run_dir) / self.filename
+        write_atomic(path, self.text(view.build(results)))
+        return [path]
+
+
+class JsonReporter(_ViewReporter):
     name = "json"
     summary = "results.json: every number in the report, machine-readable (schema harness.results/1)."
+    filename = "results.json"
 
-    def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
-        path = Path(run_dir) / "results.json"
-        write_atomic(path, json.dumps(view.build(results), indent=2, allow_nan=False) + "\n")
-        return [path]
+    def text(self, report: dict[str, Any]) -> str:
+        return json.dumps(report, indent=2, allow_nan=False) + "\n"
 
 
-class MarkdownReporter(Reporter):
+class MarkdownReporter(_ViewReporter):
     name = "markdown"
     summary = "report.md: the verdict and per-round tables, for CI summaries and pull requests."
+    filename = "report.md"
 
-    def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
+    def text(self, report: dict[str, Any]) -> str:
         from .markdown import render_markdown
 
-        path = Path(run_dir) / "report.md"
-        write_atomic(path, render_markdown(view.build(results)))
-        return [path]
+        return render_markdown(report)
 
 
-class HtmlReporter(Reporter):
+class HtmlReporter(_ViewReporter):
     name = "html"
     summary = "report.html: one self-contained page (inline CSS and SVG charts, no network)."
+    filename = "report.html"
 
-    def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
+    def text(self, report: dict[str, Any]) -> str:
         from .html import render_html
 
-        path = Path(run_dir) / "report.html"
-        write_atomic(path, render_html(view.build(results)))
-        return [path]
+        return render_html(report)
 
 
 @hookimpl
