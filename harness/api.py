@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -190,10 +190,15 @@ class Trainer(Component):
 
 @dataclass(frozen=True)
 class ItemScore:
-    """One benchmark item's outcome (1.0 correct, 0.0 wrong, or a graded value)."""
+    """One benchmark item's outcome (1.0 correct, 0.0 wrong, or a graded value).
+
+    ``chance`` is what guessing scores on this item (1 / number of choices), when
+    the benchmark knows it; chance-aware gating reads it.
+    """
 
     item_id: str
     score: float
+    chance: float | None = None
 
 
 @dataclass
@@ -216,18 +221,31 @@ class BenchmarkResult:
 
 
 class Benchmark(Component):
-    """Scores a model on items; ``role`` says whether it measures forgetting or gain."""
+    """Scores a model on items; ``role`` says whether it measures forgetting or gain.
+
+    The core chooses which items to score (one fixed seeded order per benchmark,
+    the same for every model) and caches each item's outcome per set of weights,
+    so a plugin only lists its items and scores the ones it is asked for.
+    """
 
     kind = "benchmark"
     role: ClassVar[Literal["general", "domain"]] = "general"
+    # Declared once here and read only from here: a loss is lower-is-better.
+    higher_is_better: ClassVar[bool] = True
+    # What guessing scores on every item, when it is the same for all (else per item,
+    # in ItemScore.chance; None when unknown).
+    chance: ClassVar[float | None] = None
 
     def definition_fingerprint(self) -> str:
         """Identifies what is measured (task definition, scoring); part of the cache key."""
         raise NotImplementedError
 
-    def evaluate(
-        self, model: LoadedModel, *, limit: int | None, seed: int, batch_size: int
-    ) -> BenchmarkResult:
+    def item_ids(self) -> list[str]:
+        """Every item this benchmark can score (stable, unique ids; any order)."""
+        raise NotImplementedError
+
+    def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
+        """Score exactly ``items`` (ids from :meth:`item_ids`) on ``model``."""
         raise NotImplementedError
 
 
@@ -254,17 +272,24 @@ class EvaluationRecord:
     forgetting: dict[str, Any]  # benchmark -> harness.stats.Comparison (general benchmarks)
     gain: dict[str, Any]  # benchmark -> harness.stats.Comparison (domain benchmarks)
     passed: bool
-    policy: str = "point"
+    policy: str = "sequential"
     threshold: float = 5.0
+    status: str = ""  # "pass", "fail" or "undecided" (an undecided round has not passed)
+    reasons: list[str] = field(default_factory=list)  # why not passed, one line per benchmark
+    method: str = ""  # how the verdict was decided, for reports
 
     def decisive_forgetting(self, benchmark: str) -> float:
-        """The number the policy compares with the threshold: point estimate or upper CI bound."""
+        """The forgetting a policy fits or compares: the upper CI bound under ``strict``, else the estimate."""
         c = self.forgetting[benchmark]
-        return c.relative if self.policy == "point" else c.relative_ci.high
+        return c.relative_ci.high if self.policy == "strict" else c.relative
+
+    def informative(self) -> list[str]:
+        """The general benchmarks the verdict rests on (not at chance for this model)."""
+        return [b for b, c in self.forgetting.items() if getattr(c, "status", "") != "uninformative"]
 
     def worst_forgetting(self) -> float:
-        """The largest decisive forgetting across general benchmarks (the one that decides)."""
-        return max((self.decisive_forgetting(b) for b in self.forgetting), default=0.0)
+        """The largest decisive forgetting across informative general benchmarks."""
+        return max((self.decisive_forgetting(b) for b in self.informative()), default=0.0)
 
 
 @dataclass

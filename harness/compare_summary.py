@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.rundir import RunFolder, read_json
+from harness.stats import status_of
 
 COMPARE_SCHEMA = "harness.compare/1"
 
@@ -27,12 +28,10 @@ def _mean(values: list[float | None]) -> float | None:
 
 def cell(c: dict[str, Any], role: str, threshold: float, policy: str) -> dict[str, Any]:
     """One benchmark for one strategy: score, change vs base in % (positive = better), CI, mark."""
-    # The pass rule of the forgetting verdict: the point estimate, or the CI's worst end under "strict".
-    decisive = c["relative"] if policy == "point" else c["relative_ci"]["high"]
     if role == "general":
-        status = "ok" if _num(decisive) is not None and decisive < threshold else "forgot"
+        status = status_of(c, threshold, policy)
     else:
-        status = "gain" if c["relative"] < 0 else "no gain"
+        status = c.get("status") or ("gain" if c["relative"] < 0 else "no gain")
     return {
         "n": c["n"],
         "score": _num(c["candidate"]),
@@ -64,7 +63,8 @@ def _strategy(name: str, root: Path, overrides: dict[str, Any], trainer: str) ->
     if folder.verdict.is_file():
         verdict = read_json(folder.verdict)
         chosen = next(r for r in verdict["rounds"] if r["round"] == verdict["chosen_round"])
-        entry.update(status="done", passed=verdict["passed"], chosen_round=chosen["round"],
+        entry.update(status="done", passed=verdict["passed"], verdict_status=verdict.get("status"),
+                     chosen_round=chosen["round"],
                      general_share=chosen["general_share"], learning_rate=chosen["learning_rate"],
                      seconds=verdict.get("seconds"), cost=_training_cost(folder),
                      forgetting=chosen["forgetting"], gain=chosen["gain"])

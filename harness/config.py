@@ -82,16 +82,33 @@ class Benchmarks(Strict):
     suite: str | None = "general-small"
     general: list[BenchmarkRef] = Field(default_factory=list)
     domain: list[BenchmarkRef] = Field(default_factory=list)
-    limit: int | None = Field(200, gt=0)  # items per benchmark; None = all
+    limit: int | None = Field(200, gt=0)  # items per benchmark (point/strict, and domain); None = all
+    # The sequential policy scores general benchmarks in looks: first_look items, then
+    # doubling, up to max_items, and stops each benchmark as soon as it is decided.
+    first_look: int = Field(50, ge=10)
+    max_items: int = Field(800, ge=10)
     seed: int = 1234
     batch_size: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _looks_fit(self) -> Benchmarks:
+        if self.max_items < self.first_look:
+            raise ValueError(f"max_items ({self.max_items}) is below first_look ({self.first_look}): the sequential "
+                             f"verdict needs at least one look; raise benchmarks.max_items or lower "
+                             f"benchmarks.first_look")
+        return self
 
 
 class Forgetting(Strict):
     """When a round counts as forgetting: relative degradation in percent, under a policy."""
 
     threshold: float = Field(5.0, gt=0, le=100)
-    policy: Literal["point", "strict"] = "point"
+    # sequential: decided pass / decided fail / undecided, sampling until decided (see
+    # harness.sequential). point: the seed's rule on the estimate. strict: the upper CI bound.
+    policy: Literal["sequential", "point", "strict"] = "sequential"
+    spending: Literal["pocock", "obrien_fleming", "bonferroni"] = "pocock"
+    # base: the seed's (base - ft) / base. above_chance: (base - ft) / (base - chance).
+    relative_to: Literal["base", "above_chance"] = "base"
     confidence: float = Field(0.95, gt=0.5, lt=1)
     bootstrap_samples: int = Field(2000, ge=100)
     # During training, at each evaluation step: the KL divergence (nats per token) of the

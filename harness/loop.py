@@ -22,8 +22,7 @@ from typing import Any
 
 import yaml
 
-from harness import __version__
-from harness import stats
+from harness import __version__, judging, stats
 from harness.api import (
     Action,
     Benchmark,
@@ -42,8 +41,11 @@ from harness.api import (
     UsageError,
 )
 from harness.config import RunConfig, load_config
+from harness.evaluation import Scorer, take_items
+from harness.judging import JudgeSettings
 from harness.models import cache_root
 from harness.plugins import Harness
+from harness.gate import VERDICT_SCHEMA
 from harness.rundir import RunFolder, read_json, write_atomic, write_json
 
 log = logging.getLogger(__name__)
@@ -155,39 +157,36 @@ def _check_lengths(examples: list[Example], config: RunConfig) -> tuple[list[Exa
 # ---------------------------------------------------------------------- evaluation
 
 
-def _evaluate(model: LoadedModel, components: Components, config: RunConfig) -> dict[str, BenchmarkResult]:
-    from harness.evaluation import evaluate
-
-    return evaluate(
-        model, [*components.general, *components.domain], limit=config.benchmarks.limit,
-        seed=config.benchmarks.seed, batch_size=config.benchmarks.batch_size, limits=components.limits,
+def judge_settings(config: RunConfig, components: Components) -> JudgeSettings:
+    """How this run decides: the forgetting section and the benchmarks' sampling, in one record."""
+    bench, forgetting = config.benchmarks, config.forgetting
+    return JudgeSettings(
+        threshold=forgetting.threshold, policy=forgetting.policy, confidence=forgetting.confidence,
+        spending=forgetting.spending, relative_to=forgetting.relative_to, first_look=bench.first_look,
+        max_items=bench.max_items, limit=bench.limit, limits=components.limits, seed=bench.seed,
+        bootstrap_samples=forgetting.bootstrap_samples,
     )
 
 
-def judge(
-    base: dict[str, BenchmarkResult], candidate: dict[str, BenchmarkResult], components: Components, config: RunConfig
-) -> EvaluationRecord:
-    """Forgetting on every general benchmark and gain on every domain one, paired, with CIs."""
-    forgetting_cfg = config.forgetting
-
-    def compare(name: str, higher_is_better: bool = True) -> stats.Comparison:
-        return stats.compare(base[name], candidate[name], higher_is_better=higher_is_better,
-                             confidence=forgetting_cfg.confidence, samples=forgetting_cfg.bootstrap_samples,
-                             seed=config.benchmarks.seed)
-
-    forgetting = {b.name: compare(b.name, getattr(b, "higher_is_better", True)) for b in components.general}
-    gain = {b.name: compare(b.name, getattr(b, "higher_is_better", True)) for b in components.domain}
-    verdict = stats.forgetting_verdict(list(forgetting.values()), threshold=forgetting_cfg.threshold,
-                                       policy=forgetting_cfg.policy)
-    return EvaluationRecord(base=base, candidate=candidate, forgetting=forgetting, gain=gain,
-                            passed=verdict.passed, policy=forgetting_cfg.policy, threshold=forgetting_cfg.threshold)
+def judge(base: Scorer, candidate: Scorer, components: Components, config: RunConfig,
+          say: Any = lambda _m: None) -> EvaluationRecord:
+    """Forgetting on every general benchmark and gain on every domain one, paired, under the run's policy."""
+    settings = judge_settings(config, components)
+    judgement = judging.judge(base, candidate, components.general, components.domain, settings, say=say)
+    return EvaluationRecord(base=judgement.base, candidate=judgement.candidate, forgetting=judgement.forgetting,
+                            gain=judgement.gain, passed=judgement.verdict.passed, policy=settings.policy,
+                            threshold=settings.threshold, status=judgement.verdict.status,
+                            reasons=judgement.verdict.reasons, method=settings.method())
 
 
 def _comparisons_json(record: EvaluationRecord) -> dict[str, Any]:
     return {
         "threshold": record.threshold,
         "policy": record.policy,
+        "method": record.method,
         "passed": record.passed,
+        "status": record.status,
+        "reasons": record.reasons,
         "worst_forgetting": record.worst_forgetting(),
         "forgetting": {k: c.as_dict() for k, c in record.forgetting.items()},
         "gain": {k: c.as_dict() for k, c in record.gain.items()},
@@ -195,7 +194,7 @@ def _comparisons_json(record: EvaluationRecord) -> dict[str, Any]:
 
 
 def _comparison_from_json(data: dict[str, Any]) -> stats.Comparison:
-    data = dict(data)
+    data = {k: v for k, v in data.items() if k in stats.Comparison.__dataclass_fields__}
     data["difference_ci"] = stats.Interval(**data["difference_ci"])
     data["relative_ci"] = stats.Interval(**data["relative_ci"])
     return stats.Comparison(**data)
@@ -204,12 +203,15 @@ def _comparison_from_json(data: dict[str, Any]) -> stats.Comparison:
 def load_evaluation(folder: RunFolder, index: int) -> EvaluationRecord:
     rdir = folder.round_dir(index)
     saved = read_json(rdir / "forgetting.json")
+    base_file = rdir / "base_eval.json"
     return EvaluationRecord(
-        base=folder.load_results(folder.base_eval),
+        base=folder.load_results(base_file if base_file.is_file() else folder.base_eval),
         candidate=folder.load_results(rdir / "eval.json"),
         forgetting={k: _comparison_from_json(v) for k, v in saved["forgetting"].items()},
         gain={k: _comparison_from_json(v) for k, v in saved["gain"].items()},
         passed=saved["passed"], policy=saved["policy"], threshold=saved["threshold"],
+        status=saved.get("status", "pass" if saved["passed"] else "fail"), reasons=saved.get("reasons", []),
+        method=saved.get("method", ""),
     )
 
 
@@ -227,6 +229,7 @@ class Loop:
         self.components = build_components(config, harness)
         self.timings: dict[str, float] = {}
         self._base: LoadedModel | None = None
+        self._base_scorer: Scorer | None = None
 
     # -- lazily loaded base model: a resume that only re-renders never loads it
     def base_model(self) -> LoadedModel:
@@ -258,7 +261,7 @@ class Loop:
         self._say(f"data: {len(data.train)} train / {len(data.validation)} validation domain examples, "
                   f"{sum(len(s.examples) for s in data.general)} general examples from {len(data.general)} sources")
 
-        base = self.base_results()
+        self.base_results()
         history: list[RoundOutcome] = []
         share = self.config.mitigation.schedule[0] if self.config.mitigation.schedule else self.config.mitigation.general_share
         lr = self.config.learning_rate
@@ -269,7 +272,7 @@ class Loop:
                 outcome, decision = self._load_round(plan)
                 self._say(f"round {index}: already complete on disk (share {share:.0%}); not recomputed")
             else:
-                outcome, decision = self._run_round(plan, data, base, history)
+                outcome, decision = self._run_round(plan, data, history)
             history.append(outcome)
             if decision.action is Action.STOP:
                 break
@@ -280,17 +283,40 @@ class Loop:
         write_json(folder.verdict, verdict)
         return verdict
 
+    def base_scorer(self) -> Scorer:
+        """The base model's outcomes: what the run folder holds, extended (and saved at once) as needed."""
+        if self._base_scorer is None:
+            folder = self.folder
+            known = folder.load_results(folder.base_eval) if folder.base_eval.is_file() else {}
+
+            def save(name: str, result: BenchmarkResult) -> None:
+                saved = folder.load_results(folder.base_eval) if folder.base_eval.is_file() else {}
+                saved[name] = result
+                folder.save_results(folder.base_eval, saved)
+
+            self._base_scorer = Scorer(self.base_model, batch_size=self.config.benchmarks.batch_size,
+                                       known=known, on_scored=save)
+        return self._base_scorer
+
     def base_results(self) -> dict[str, BenchmarkResult]:
-        """The base model's per-item results: read from the run folder, or evaluated once and saved."""
-        folder = self.folder
-        if folder.base_eval.is_file():
+        """The base model's results on every benchmark's first sample, scored once and saved.
+
+        Scored before any training, so a problem with a benchmark shows in seconds;
+        a sequential verdict extends the base's sample later, only where it needs to.
+        """
+        settings = judge_settings(self.config, self.components)
+        first = {b.name: (settings.first_look if settings.policy == "sequential" else settings.limit_of(b))
+                 for b in self.components.general}
+        first.update({b.name: settings.limit_of(b) for b in self.components.domain})
+        scorer = self.base_scorer()
+        benchmarks = [*self.components.general, *self.components.domain]
+        if all(len(scorer.known(b.name)) >= len(take_items(b, first[b.name], settings.seed)) for b in benchmarks):
             self._say("base model: evaluation already on disk; not recomputed")
-            return folder.load_results(folder.base_eval)
-        self._say(f"base model: evaluating {self.config.base_model}")
+        else:
+            self._say(f"base model: evaluating {self.config.base_model}")
         start = time.perf_counter()
-        results = _evaluate(self.base_model(), self.components, self.config)
+        results = {b.name: scorer.score(b, take_items(b, first[b.name], settings.seed)) for b in benchmarks}
         self._add_time("evaluate base", start)
-        folder.save_results(folder.base_eval, results)
         return results
 
     def _load_round(self, plan: RoundPlan) -> tuple[RoundOutcome, NextRound]:
@@ -305,9 +331,7 @@ class Loop:
                       decision.get("learning_rate")),
         )
 
-    def _run_round(
-        self, plan: RoundPlan, data: RunData, base: dict[str, BenchmarkResult], history: list[RoundOutcome]
-    ) -> tuple[RoundOutcome, NextRound]:
+    def _run_round(self, plan: RoundPlan, data: RunData, history: list[RoundOutcome]) -> tuple[RoundOutcome, NextRound]:
         hook = self.harness.hook
         rdir = plan.run_dir
         write_json(rdir / "plan.json", {"index": plan.index, "general_share": plan.general_share,
@@ -342,12 +366,13 @@ class Loop:
 
         start = time.perf_counter()
         candidate = self._candidate(weights, is_adapter)
-        results = _evaluate(candidate, self.components, self.config)
-        write_json(rdir / "samples.json", self._samples(candidate, data))
-        del candidate
+        scorer = Scorer(candidate, batch_size=self.config.benchmarks.batch_size)
+        evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
         self._add_time("evaluate rounds", start)
-        self.folder.save_results(rdir / "eval.json", results)
-        evaluation = judge(base, results, self.components, self.config)
+        write_json(rdir / "samples.json", self._samples(candidate, data))
+        del candidate, scorer
+        self.folder.save_results(rdir / "eval.json", evaluation.candidate)
+        self.folder.save_results(rdir / "base_eval.json", evaluation.base)
         write_json(rdir / "forgetting.json", _comparisons_json(evaluation))
         hook.harness_after_evaluate(plan=plan, evaluation=evaluation)
         self._say(_round_summary(plan, evaluation))
@@ -471,12 +496,16 @@ class Loop:
             why = f"round {chosen['round']} passes with the best domain score among passing rounds"
         else:
             chosen = min(rounds, key=lambda r: r["worst_forgetting"])
-            why = f"no round passed; round {chosen['round']} forgot least ({chosen['worst_forgetting']:.2f}%)"
+            why = (f"no round passed; round {chosen['round']} forgot least ({chosen['worst_forgetting']:.2f}%)"
+                   + (" and is undecided" if chosen["status"] == "undecided" else ""))
+        settings = judge_settings(self.config, self.components)
         return {
-            "schema": "harness.verdict/1",
+            "schema": VERDICT_SCHEMA,
             "passed": bool(passing),
+            "status": "pass" if passing else chosen["status"],
             "threshold": self.config.forgetting.threshold,
             "policy": self.config.forgetting.policy,
+            "judging": settings.as_dict(),
             "chosen_round": chosen["round"],
             "reason": why,
             "base_model": self.config.base_model,
@@ -497,14 +526,15 @@ def _nan_low(value: float) -> float:
 
 
 def _round_summary(plan: RoundPlan, evaluation: EvaluationRecord) -> str:
-    lines = [f"round {plan.index} results ({'PASS' if evaluation.passed else 'FAIL'}, "
+    lines = [f"round {plan.index} results ({evaluation.status.upper() or ('PASS' if evaluation.passed else 'FAIL')}, "
              f"threshold {evaluation.threshold}% {evaluation.policy}):"]
     for name, c in {**evaluation.forgetting, **evaluation.gain}.items():
         kind = "forgetting" if name in evaluation.forgetting else "gain"
         value = c.relative if kind == "forgetting" else -c.relative
         lo, hi = (c.relative_ci.low, c.relative_ci.high) if kind == "forgetting" else (-c.relative_ci.high, -c.relative_ci.low)
+        status = {"pass": "decided pass", "fail": "decided fail"}.get(c.status, c.status)
         lines.append(f"  {name:<22} {c.base:.3f} -> {c.candidate:.3f}  {kind} {stats.format_pct(value)} "
-                     f"[{stats.format_pct(lo)}, {stats.format_pct(hi)}] n={c.n}")
+                     f"[{stats.format_pct(lo)}, {stats.format_pct(hi)}] n={c.n}  {status}")
     return "\n".join(lines)
 
 

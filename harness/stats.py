@@ -17,7 +17,8 @@ import numpy as np
 
 from harness.api import BenchmarkResult, UsageError
 
-Policy = Literal["point", "strict"]
+Policy = Literal["sequential", "point", "strict"]
+POLICIES: tuple[str, ...] = ("sequential", "point", "strict")
 
 # Resample in chunks so a 10,000-item benchmark never needs a (B x n) index matrix at once.
 _CHUNK = 250
@@ -58,6 +59,16 @@ class Comparison:
     better: int  # items where the candidate scored better
     higher_is_better: bool = True
     p_is_mcnemar: bool = True  # False: graded scores, so p_value is the sign test
+    # What the verdict made of it (see :func:`status_of`): for a general benchmark
+    # "pass", "fail", "undecided" or "uninformative"; for a domain benchmark "gain",
+    # "no significant change" or "worse". Empty until a verdict policy judged it.
+    status: str = ""
+    reason: str = ""  # one line: why uninformative, or how many more items would likely decide it
+    chance: float | None = None  # mean chance level over the items, when the benchmark knows it
+    relative_to: str = "base"  # "base": (b - f) / b; "above_chance": (b - f) / (b - chance)
+    ci_method: str = "paired bootstrap"  # how relative_ci was computed, and at which level
+    more_items: int | None = None  # undecided: about how many more items would likely decide it
+    looks: list[dict[str, Any]] = field(default_factory=list)  # sequential: every look taken
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +83,7 @@ class Verdict:
     threshold: float
     failing: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    status: str = "pass"  # "pass", "fail" or "undecided" (see :func:`overall_status`)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,22 +211,75 @@ def compare(
     )
 
 
+GENERAL_STATUSES = ("pass", "fail", "undecided", "uninformative")
+
+
+def status_of(comparison: Comparison | dict[str, Any], threshold: float, policy: str) -> str:
+    """The one rule that turns a general benchmark's comparison into pass / fail / undecided / uninformative.
+
+    A status set by the sequential policy or the chance check stands as recorded.
+    Otherwise ``point`` tests the estimate and ``strict`` the upper CI bound; both
+    know only pass and fail, and a NaN (base scored 0) fails.
+    """
+    get = comparison.get if isinstance(comparison, dict) else lambda key, default=None: getattr(comparison, key, default)
+    recorded = get("status", "") or ""
+    if recorded == "uninformative" or (policy == "sequential" and recorded in GENERAL_STATUSES):
+        return recorded
+    ci = get("relative_ci")
+    high = ci["high"] if isinstance(ci, dict) else ci.high
+    value = get("relative") if policy == "point" else high
+    return "pass" if value < threshold else "fail"
+
+
+def gain_status(comparison: Comparison, *, alpha: float = 0.05) -> str:
+    """A domain benchmark: "gain" or "worse" only when McNemar (or the sign test) says so at ``alpha``."""
+    if comparison.p_value < alpha and comparison.better > comparison.worse:
+        return "gain"
+    if comparison.p_value < alpha and comparison.worse > comparison.better:
+        return "worse"
+    return "no significant change"
+
+
+def overall_status(statuses: Sequence[str]) -> str:
+    """A round: fail if any benchmark failed, undecided if any is (or none is informative), else pass."""
+    informative = [s for s in statuses if s != "uninformative"]
+    if "fail" in informative:
+        return "fail"
+    if not informative or "undecided" in informative:
+        return "undecided"
+    return "pass"
+
+
 def forgetting_verdict(comparisons: Sequence[Comparison], *, threshold: float, policy: Policy = "point") -> Verdict:
     """Pass when every benchmark's relative degradation (percent) stays under ``threshold``.
 
     ``point`` (the seed's rule) tests each point estimate; ``strict`` tests each upper
     95% bound, so a benchmark passes only if the data rule out a drop of ``threshold``.
     """
-    if policy not in ("point", "strict"):
-        raise UsageError(f"forgetting policy must be 'point' or 'strict', got {policy!r}")
+    if policy not in POLICIES:
+        raise UsageError(f"forgetting policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     verdict = Verdict(passed=True, policy=policy, threshold=threshold)
+    statuses = []
     for c in comparisons:
-        value = c.relative if policy == "point" else c.relative_ci.high
-        label = "degradation" if policy == "point" else "upper 95% bound of degradation"
-        if not (value < threshold):  # NaN (base scored 0) fails too: nothing to compare against
-            verdict.passed = False
-            verdict.failing.append(c.benchmark)
+        status = status_of(c, threshold, policy)
+        statuses.append(status)
+        if status == "pass":
+            continue
+        if status == "uninformative":
+            verdict.reasons.append(f"{c.benchmark}: uninformative for this model, not gated ({c.reason})")
+            continue
+        verdict.failing.append(c.benchmark)
+        if status == "undecided":
+            verdict.reasons.append(f"{c.benchmark}: undecided at n={c.n}" + (f" ({c.reason})" if c.reason else ""))
+        elif policy == "sequential":
+            verdict.reasons.append(f"{c.benchmark}: decided fail, forgetting {c.relative:.2f}% with lower bound "
+                                   f"{c.relative_ci.low:.2f}% >= {threshold:g}% at n={c.n}")
+        else:
+            value = c.relative if policy == "point" else c.relative_ci.high
+            label = "degradation" if policy == "point" else "upper 95% bound of degradation"
             verdict.reasons.append(f"{c.benchmark}: {label} {value:.2f}% is not below {threshold:g}%")
+    verdict.status = overall_status(statuses)
+    verdict.passed = verdict.status == "pass"
     return verdict
 
 
@@ -224,11 +289,11 @@ def gain_verdict(comparisons: Sequence[Comparison], *, min_gain: float = 0.0, po
     Gain is the negated degradation; under ``strict`` the lower bound of the gain
     (the negated upper bound of the degradation) must exceed ``min_gain``.
     """
-    if policy not in ("point", "strict"):
-        raise UsageError(f"gain policy must be 'point' or 'strict', got {policy!r}")
+    if policy not in POLICIES:
+        raise UsageError(f"gain policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     verdict = Verdict(passed=True, policy=policy, threshold=min_gain)
     for c in comparisons:
-        gain = -c.relative if policy == "point" else -c.relative_ci.high
+        gain = -c.relative if policy != "strict" else -c.relative_ci.high
         if not (gain > min_gain):
             verdict.passed = False
             verdict.failing.append(c.benchmark)

@@ -123,17 +123,20 @@ def check_trainer(trainer_cls: Any, model_dir: Path, work_dir: Path, **settings:
 def check_benchmark(benchmark: Any, model: Any, *, limit: int = 6) -> Any:
     """Run a benchmark plugin twice on a loaded model and check what the statistics rely on.
 
-    Item ids must be unique and stable, scores finite, the same items must come
-    back for the same seed, and a second run must give identical scores.
+    Item ids must be unique and stable, exactly the items asked for must come
+    back, scores must be finite, and a second run must give identical scores.
     """
     import math
 
-    first = benchmark.evaluate(model, limit=limit, seed=0, batch_size=2)
-    second = benchmark.evaluate(model, limit=limit, seed=0, batch_size=2)
+    from harness.evaluation import take_items
+
+    asked = take_items(benchmark, limit, seed=0)
+    first = benchmark.evaluate(model, items=asked, batch_size=2)
+    second = benchmark.evaluate(model, items=asked, batch_size=2)
     ids = [item.item_id for item in first.items]
     assert first.items, f"{benchmark.name} scored no items"
     assert len(ids) == len(set(ids)), f"{benchmark.name} returned duplicate item ids"
-    assert len(ids) <= limit, f"{benchmark.name} ignored limit={limit}"
+    assert sorted(ids) == sorted(asked), f"{benchmark.name} did not return exactly the items asked for"
     assert all(math.isfinite(item.score) for item in first.items), f"{benchmark.name} returned non-finite scores"
     assert [(i.item_id, i.score) for i in first.items] == [(i.item_id, i.score) for i in second.items], (
         f"{benchmark.name} is not deterministic: same model, items and seed gave different scores")

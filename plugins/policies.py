@@ -31,8 +31,17 @@ def _stop_if_done(context: DecisionContext) -> NextRound | None:
         return NextRound(Action.STOP, f"round {last.plan.index} passed: worst forgetting "
                                       f"{last.evaluation.worst_forgetting():.2f}% < {context.threshold}%")
     if len(context.history) >= context.settings.mitigation.max_rounds:
-        return NextRound(Action.STOP, f"reached max_rounds={context.settings.mitigation.max_rounds}")
+        return NextRound(Action.STOP, f"{_why_not_passed(context)}; reached "
+                                      f"max_rounds={context.settings.mitigation.max_rounds}")
     return None
+
+
+def _why_not_passed(context: DecisionContext) -> str:
+    """The last round's failure in one phrase: forgot too much, or could not be decided."""
+    evaluation = context.history[-1].evaluation
+    if evaluation.status == "undecided":
+        return "round undecided, so not passed (" + "; ".join(evaluation.reasons) + ")"
+    return f"worst forgetting {evaluation.worst_forgetting():.2f}% >= {context.threshold}%"
 
 
 def _lower_lr(context: DecisionContext, options: LowerLrOptions, why: str) -> NextRound:
@@ -57,8 +66,7 @@ class SchedulePolicy(Policy):
         tried = len(context.history)
         if tried < len(schedule):
             share = schedule[tried]
-            return NextRound(Action.RETRAIN, f"worst forgetting {context.history[-1].evaluation.worst_forgetting():.2f}%"
-                             f" >= {context.threshold}%: next share in the schedule is {share:.0%}",
+            return NextRound(Action.RETRAIN, f"{_why_not_passed(context)}: next share in the schedule is {share:.0%}",
                              general_share=share, learning_rate=context.history[-1].plan.learning_rate)
         return _lower_lr(context, self.options, f"schedule {schedule} exhausted")  # type: ignore[arg-type]
 

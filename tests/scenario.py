@@ -61,10 +61,13 @@ class DamageBenchmark(Benchmark):
     def definition_fingerprint(self):
         return "test-general-v1"
 
-    def evaluate(self, model, *, limit, seed, batch_size):
+    def item_ids(self):
+        return [f"q{i}" for i in range(N_ITEMS)]
+
+    def evaluate(self, model, *, items, batch_size):
         DamageBenchmark.evaluations += 1
         wrong = round(getattr(model.model.config, "harness_test_damage", 0.0) * N_ITEMS / 100)
-        return BenchmarkResult(self.name, "acc", [ItemScore(f"q{i}", 0.0 if i < wrong else 1.0) for i in range(N_ITEMS)])
+        return BenchmarkResult(self.name, "acc", [ItemScore(i, 0.0 if int(i[1:]) < wrong else 1.0) for i in items])
 
 
 class DomainBenchmark(Benchmark):
@@ -74,10 +77,13 @@ class DomainBenchmark(Benchmark):
     def definition_fingerprint(self):
         return "test-domain-v1"
 
-    def evaluate(self, model, *, limit, seed, batch_size):
+    def item_ids(self):
+        return [f"d{i}" for i in range(100)]
+
+    def evaluate(self, model, *, items, batch_size):
         trained = hasattr(model.model.config, "harness_test_damage")
         right = 80 if trained else 40
-        return BenchmarkResult(self.name, "acc", [ItemScore(f"d{i}", float(i < right)) for i in range(100)])
+        return BenchmarkResult(self.name, "acc", [ItemScore(i, float(int(i[1:]) < right)) for i in items])
 
 
 class ScenarioPlugin:

@@ -104,9 +104,74 @@ def test_cache_never_serves_model_a_results_for_model_b(tiny, questions, tmp_pat
     again = evaluate(model_b, bench, limit=None, seed=0, batch_size=8, cache=cache)["domain_mc"]
     assert again.extra["weights"] == b.extra["weights"] != tiny.fingerprint
 
-    # A different sample is a different entry too.
+    # The cache is per item: a smaller sample of the same weights is served from it.
     other = evaluate(tiny, bench, limit=5, seed=0, batch_size=8, cache=cache)["domain_mc"]
-    assert not other.extra.get("cached") and other.n == 5
+    assert other.extra.get("cached") and other.n == 5
+    assert [(i.item_id, i.score) for i in other.items] == [(i.item_id, i.score) for i in a.items if i.item_id in
+                                                           {j.item_id for j in other.items}]
+
+
+class CountingMc(DomainMultipleChoice):
+    """domain_mc that counts the items it is asked to score."""
+
+    name = "counting_mc"
+    asked: list[str] = []
+
+    def evaluate(self, model, *, items, batch_size):
+        CountingMc.asked += list(items)
+        return super().evaluate(model, items=items, batch_size=batch_size)
+
+
+def test_extending_a_sample_scores_only_the_new_items_and_matches_scoring_all_at_once(tiny, questions, tmp_path):
+    from harness.evaluation import Scorer, take_items
+
+    bench = CountingMc(DomainMcOptions(path=str(questions)))
+    CountingMc.asked = []
+    scorer = Scorer(tiny, batch_size=4, cache=ResultCache(tmp_path / "cache"))
+    first = scorer.score(bench, take_items(bench, 4, seed=0))
+    grown = scorer.score(bench, take_items(bench, 10, seed=0))
+    assert CountingMc.asked == take_items(bench, 10, seed=0)  # each item scored exactly once
+    assert [i.item_id for i in grown.items][:4] == [i.item_id for i in first.items]  # a look extends the last
+    all_at_once = Scorer(tiny, batch_size=4, cache=False).score(bench, take_items(bench, 10, seed=0))
+    assert [(i.item_id, i.score) for i in grown.items] == [(i.item_id, i.score) for i in all_at_once.items]
+    assert all(i.chance == 0.25 for i in grown.items)  # 4 choices each
+
+    # A new scorer for the same weights (another round, another run) is served from disk.
+    CountingMc.asked = []
+    again = Scorer(tiny, batch_size=4, cache=ResultCache(tmp_path / "cache")).score(bench, take_items(bench, 10, seed=0))
+    assert CountingMc.asked == [] and again.extra["cached"]
+
+
+def test_a_cache_entry_from_other_weights_is_never_served(tiny, questions, tmp_path, caplog):
+    from harness.evaluation import Scorer, take_items
+
+    cache = ResultCache(tmp_path / "cache")
+    bench = CountingMc(DomainMcOptions(path=str(questions)))
+    ids = take_items(bench, 6, seed=0)
+    Scorer(tiny, batch_size=4, cache=cache).score(bench, ids)
+    # Hand-copy model A's entry to where model B's would live, as a stale or copied file would.
+    model_b = perturbed(tiny)
+    scorer_b = Scorer(model_b, batch_size=4, cache=cache)
+    digest_a = next(cache.folder.rglob("*.json"))
+    digest_b, _ = scorer_b._cache_key(bench)
+    target = cache.folder / digest_b[:2] / f"{digest_b}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(digest_a.read_text())
+    CountingMc.asked = []
+    with caplog.at_level("WARNING"):
+        scorer_b.score(bench, ids)
+    assert CountingMc.asked == ids  # scored afresh, not served
+    assert "written for other weights" in caplog.text
+
+
+def test_a_benchmark_with_fewer_items_than_asked_uses_all_and_says_so(questions, caplog):
+    from harness.evaluation import take_items
+
+    bench = domain_mc(questions)
+    with caplog.at_level("WARNING"):
+        ids = take_items(bench, 500, seed=0)
+    assert len(ids) == 10
+    assert "only 10 items, fewer than the 500 asked for; using all 10" in caplog.text
 
 
 def test_domain_mc_reports_bad_lines_with_file_and_line(tmp_path):
@@ -141,9 +206,9 @@ def test_merged_adapter_scores_like_the_unmerged_one_and_leaves_inputs_untouched
 def test_domain_loss_is_lower_is_better(tiny, tmp_path, chat_file):
     from plugins.benchmarks.domain import DomainLoss, DomainLossOptions
 
-    result = evaluate(tiny, [DomainLoss(DomainLossOptions(path=str(chat_file)))],
-                      limit=6, seed=0, batch_size=3, cache=False)["domain_loss"]
-    assert result.n == 6 and result.metric == "loss" and result.extra["higher_is_better"] is False
+    benchmark = DomainLoss(DomainLossOptions(path=str(chat_file)))
+    result = evaluate(tiny, [benchmark], limit=6, seed=0, batch_size=3, cache=False)["domain_loss"]
+    assert result.n == 6 and result.metric == "loss" and benchmark.higher_is_better is False
     assert 5 < result.score < 20  # a random model over a ~49k vocabulary: about ln(49152) = 10.8
     assert result.extra["perplexity"] > 1
 
@@ -214,7 +279,7 @@ def test_compare_models_passes_against_itself_and_fails_against_a_damaged_copy(
     damaged_model = perturbed(load_model(str(trained), dtype="float32"), scale=3.0)
     damaged_model.model.save_pretrained(tmp_path / "damaged")
     damaged_model.tokenizer.save_pretrained(tmp_path / "damaged")
-    common = ["--suite", "facts", "--limit", "0", "--dtype", "float32", "--bootstrap", "500"]
+    common = ["--suite", "facts", "--limit", "0", "--dtype", "float32", "--bootstrap", "500", "--policy", "point"]
 
     report = tmp_path / "same.json"
     code = main(["compare-models", "--base", str(trained), "--candidate", str(trained), *common, "--json", str(report)])
@@ -234,6 +299,13 @@ def test_compare_models_passes_against_itself_and_fails_against_a_damaged_copy(
     drop = json.loads(report.read_text())["forgetting"][0]
     assert drop["relative"] > 5 and drop["candidate"] < drop["base"]
     assert "verdict: FAIL" in out and "facts_general" in out
+
+    # Sequential (the default) will not call 10 questions either way: undecided, exit 3, and says so.
+    sequential = [c for c in common if c not in ("--policy", "point")]
+    code = main(["compare-models", "--base", str(trained), "--candidate", str(tmp_path / "damaged"), *sequential])
+    out = capsys.readouterr().out
+    assert code == 3, out
+    assert "verdict: UNDECIDED" in out and "more items would likely decide it" in out
 
 
 def test_compare_models_bad_input_exits_2(tiny_model_dir, capsys):

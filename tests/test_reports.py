@@ -29,7 +29,7 @@ def test_all_three_formats_render(finished_run):
     written = render_reports(harness, run_dir)
     assert sorted(p.name for p in written) == ["report.html", "report.md", "results.json"]
     html = (run_dir / "report.html").read_text()
-    assert "PASS: every general benchmark must degrade less than 5.0%" in html
+    assert "PASS: every informative general benchmark must degrade less than 5.0%" in html
     assert html.count("<svg") >= 3  # forgetting bars, trade-off scatter, loss curve at least
     assert "Round 3: general share 40%" in html and "(chosen)" in html
     markdown = (run_dir / "report.md").read_text()

@@ -16,7 +16,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator, Literal, Sequence
 
 from harness.api import (
     Benchmark,
@@ -28,7 +28,6 @@ from harness.api import (
     Message,
     UsageError,
 )
-from harness.evaluation import sample_item_ids
 from harness.hookspecs import hookimpl
 from harness.tokenize import IGNORE_INDEX, encode
 
@@ -154,13 +153,15 @@ class DomainMultipleChoice(Benchmark):
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def evaluate(self, model: LoadedModel, *, limit: int | None, seed: int, batch_size: int) -> BenchmarkResult:
+    def item_ids(self) -> list[str]:
+        return list(self.questions())
+
+    def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
         start = time.perf_counter()
         questions = self.questions()
-        chosen = sample_item_ids(questions, limit, seed)
         tokenizer = model.tokenizer
         pairs, owners = [], []
-        for item_id in chosen:
+        for item_id in items:
             record = questions[item_id]
             context = self._prompt(record["question"], tokenizer)
             for index, choice in enumerate(record["choices"]):
@@ -173,13 +174,14 @@ class DomainMultipleChoice(Benchmark):
             # Strict '>' keeps the first choice on exact ties: deterministic.
             if item_id not in best or value > best[item_id][0]:
                 best[item_id] = (value, index)
-        items = [ItemScore(i, float(best[i][1] == questions[i]["answer"])) for i in sorted(chosen)]
+        scored = [ItemScore(i, float(best[i][1] == questions[i]["answer"]), 1 / len(questions[i]["choices"]))
+                  for i in items]
         return BenchmarkResult(
             benchmark=self.name,
             metric="acc",
-            items=items,
+            items=scored,
             seconds=time.perf_counter() - start,
-            extra={"file": str(self.path), "available": len(questions), "batch_size": batch_size},
+            extra={"file": str(self.path), "batch_size": batch_size},
         )
 
 
@@ -201,6 +203,7 @@ class DomainLoss(Benchmark):
     summary = "held-out loss and perplexity on domain conversations (lower is better)"
     Options = DomainLossOptions
     role = "domain"
+    higher_is_better = False
 
     @property
     def path(self) -> Path:
@@ -230,13 +233,16 @@ class DomainLoss(Benchmark):
                   "train_on": self.options.train_on, "format": 1}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
-    def evaluate(self, model: LoadedModel, *, limit: int | None, seed: int, batch_size: int) -> BenchmarkResult:
+    def item_ids(self) -> list[str]:
+        return list(self.examples())
+
+    def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
         import torch
         from tqdm.auto import tqdm
 
         start = time.perf_counter()
         examples = self.examples()
-        chosen = sorted(sample_item_ids(examples, limit, seed))
+        chosen = list(items)
         encoded = {i: encode(examples[i], model.tokenizer, max_length=self.options.max_length,
                              train_on=self.options.train_on) for i in chosen}
         empty = [examples[i].origin for i in chosen if encoded[i].trained_tokens < 2]
@@ -271,8 +277,7 @@ class DomainLoss(Benchmark):
             metric="loss",
             items=[ItemScore(i, losses[i][0] / losses[i][1]) for i in chosen],
             seconds=time.perf_counter() - start,
-            extra={"file": str(self.path), "tokens": tokens, "perplexity": math.exp(total / tokens),
-                   "higher_is_better": False, "available": len(examples)},
+            extra={"file": str(self.path), "tokens": tokens, "perplexity": math.exp(total / tokens)},
         )
 
 

@@ -24,10 +24,9 @@ import logging
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 from harness.api import Benchmark, BenchmarkResult, ComponentOptions, ItemScore, LoadedModel, UsageError
-from harness.evaluation import sample_item_ids
 from harness.hookspecs import hookimpl
 
 from plugins.benchmarks import offline_suite
@@ -113,25 +112,40 @@ class LmEvalBenchmark(Benchmark):
         }
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
-    def evaluate(self, model: LoadedModel, *, limit: int | None, seed: int, batch_size: int) -> BenchmarkResult:
-        from lm_eval.evaluator import evaluate as lm_evaluate
+    def _leaves(self) -> dict[str, Any]:
+        """The task's leaf tasks with their data, loaded once per benchmark object."""
+        if "_loaded_leaves" not in self.__dict__:
+            leaves = _leaf_tasks(self.task, self.include_path)
+            for leaf in leaves.values():
+                self._configure(leaf)
+            self.__dict__["_loaded_leaves"] = leaves
+        return self.__dict__["_loaded_leaves"]
 
-        start = time.perf_counter()
-        leaves = _leaf_tasks(self.task, self.include_path)
-        for leaf in leaves.values():
-            self._configure(leaf)
+    def _item_map(self) -> dict[str, tuple[str, int]]:
+        """Item id -> (leaf task, document index); a group's items are prefixed by their leaf."""
+        leaves = self._leaves()
         single = len(leaves) == 1
-        ids = {
+        return {
             (f"{doc_id}" if single else f"{name}/{doc_id}"): (name, doc_id)
             for name, leaf in leaves.items()
             for doc_id in range(len(leaf.eval_docs))
         }
-        chosen = sample_item_ids(ids, limit, seed)
+
+    def item_ids(self) -> list[str]:
+        return list(self._item_map())
+
+    def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
+        from lm_eval.evaluator import evaluate as lm_evaluate
+
+        start = time.perf_counter()
+        leaves = self._leaves()
+        ids = self._item_map()
+        single = len(leaves) == 1
         indices: dict[str, list[int]] = {}
-        for item in chosen:
+        for item in items:
             name, doc_id = ids[item]
             indices.setdefault(name, []).append(doc_id)
-        # Leaves with no sampled item are dropped: lm-eval would run all their documents.
+        # Leaves with no asked-for item are dropped: lm-eval would run all their documents.
         task_dict = {"tasks": {n: leaves[n] for n in indices}, "groups": {}}
         out = lm_evaluate(
             lm=_hflm(model, batch_size),
@@ -141,8 +155,9 @@ class LmEvalBenchmark(Benchmark):
             log_samples=True,
             verbosity="WARNING",
         )
-        items = []
+        scored = []
         for name, records in out["samples"].items():
+            multiple_choice = leaves[name].OUTPUT_TYPE == "multiple_choice"
             for record in records:
                 if self.metric not in record:
                     raise UsageError(
@@ -150,16 +165,17 @@ class LmEvalBenchmark(Benchmark):
                         f"it has: {', '.join(k for k in record if isinstance(record[k], (int, float)))}"
                     )
                 item_id = f"{record['doc_id']}" if single else f"{name}/{record['doc_id']}"
-                items.append(ItemScore(item_id, float(record[self.metric])))
-        if len(items) != len(chosen):
-            raise UsageError(f"lm-eval returned {len(items)} items for {self.task}, expected {len(chosen)}")
-        items.sort(key=lambda i: i.item_id)
+                # One log-likelihood request per answer choice: guessing scores 1 / choices.
+                chance = 1 / len(record["arguments"]) if multiple_choice and record.get("arguments") else None
+                scored.append(ItemScore(item_id, float(record[self.metric]), chance))
+        if len(scored) != len(items):
+            raise UsageError(f"lm-eval returned {len(scored)} items for {self.task}, expected {len(items)}")
         return BenchmarkResult(
             benchmark=self.name,
             metric=self.metric,
-            items=items,
+            items=scored,
             seconds=time.perf_counter() - start,
-            extra={"task": self.task, "available": len(ids), "batch_size": batch_size},
+            extra={"task": self.task, "batch_size": batch_size},
         )
 
     def _configure(self, leaf: Any) -> None:

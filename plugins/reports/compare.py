@@ -22,7 +22,8 @@ from harness.stats import format_pct
 
 from . import svg
 
-MARKS = {"ok": "✓", "forgot": "⚠", "gain": "↑", "no gain": "·"}
+MARKS = {"pass": "✓", "fail": "⚠", "undecided": "?", "uninformative": "∅", "gain": "↑", "no gain": "·",
+         "no significant change": "·", "worse": "↓"}
 
 
 def _pct(value: float | None) -> str:
@@ -56,7 +57,8 @@ def table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 row.append(cell_text(s["cells"].get(bench["name"])))
         rows.append(row)
     verdict_row = ["verdict", "", ""] + [
-        ("PASS" if s["passed"] else "FAIL") if s["status"] == "done" else s["status"].upper() for s in strategies]
+        (s.get("verdict_status") or ("pass" if s["passed"] else "fail")).upper() if s["status"] == "done"
+        else s["status"].upper() for s in strategies]
     rows.append(verdict_row)
     return header, rows
 
@@ -76,8 +78,9 @@ def cost_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def _intro(summary: dict[str, Any]) -> str:
     return (f"Base model `{summary['base_model']}`. Each cell: the strategy's score, its change relative to "
             f"the base model on the same items (positive = better) with a paired bootstrap "
-            f"{summary['confidence']:.0%} CI, and a mark: ✓ forgetting under {summary['threshold']:g}% "
-            f"({summary['policy']} policy), ⚠ over it; ↑ the domain gained.")
+            f"{summary['confidence']:.0%} CI, and a mark: ✓ decided under {summary['threshold']:g}% forgetting "
+            f"({summary['policy']} policy), ⚠ decided over it, ? undecided, ∅ uninformative (base at chance); "
+            f"↑ the domain gained significantly, ↓ it got significantly worse, · no significant change.")
 
 
 def render_markdown(summary: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import jinja2
 
+from harness.gate import STATUS_LABELS
 from harness.stats import format_pct
 
 from . import svg
@@ -70,4 +71,5 @@ def render_html(report: dict[str, Any]) -> str:
     env.filters["pct"] = format_pct
     env.filters["score"] = lambda v: "n/a" if v is None else f"{v:.3f}"
     env.filters["pval"] = lambda v: "n/a" if v is None else f"{v:.3g}"
+    env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
     return env.from_string(template_text).render(report=report, charts=_charts(report), css=css)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.gate import STATUS_LABELS
 from harness.stats import format_pct
 
 
@@ -22,20 +23,21 @@ def _score(value: float | None) -> str:
 def render_markdown(report: dict[str, Any]) -> str:
     verdict = report["verdict"]
     lines = [
-        f"# Forgetting report: {'PASS' if verdict['passed'] else 'FAIL'}",
+        f"# Forgetting report: {verdict['status'].upper()}",
         "",
         f"`{report['base_model']}` fine-tuned with `{report['trainer']}`. Threshold: {verdict['threshold']:g}% "
         f"relative degradation on every general benchmark, `{verdict['policy']}` policy. Chosen round: "
         f"{verdict['chosen_round']} ({verdict['reason']}).",
         "",
-        "Change is relative to the base model on the same items (negative = worse); intervals are paired "
-        "bootstrap 95% CIs; p is the exact McNemar test.",
+        "Change is relative to the base model on the same items (negative = worse); n is how many items it "
+        "took; p is the exact McNemar test. Domain intervals are paired bootstrap 95% CIs."
+        + (f" General verdicts: {verdict['method']}." if verdict.get("method") else ""),
     ]
     for r in report["rounds"]:
         lines += [
             "",
             f"## Round {r['round']}: general share {r['general_share']:.0%}, learning rate {r['learning_rate']:g} "
-            f"- {'pass' if r['passed'] else 'fail'}",
+            f"- {r['status']}",
             "",
             "| benchmark | role | n | base | fine-tuned | change | 95% CI | p | status |",
             "|---|---|---:|---:|---:|---:|---|---:|---|",
@@ -46,7 +48,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                 lines.append(
                     f"| {c['benchmark']} | {role} | {c['n']} | {_score(c['base'])} | {_score(c['candidate'])} | "
                     f"{_pct(c['change_pct'])} | {_ci(c['change_ci_pct'])} | "
-                    f"{p} | {c['status']} |"
+                    f"{p} | {STATUS_LABELS.get(c['status'], c['status'])}"
+                    + (f" ({c['reason']})" if c.get("reason") else "") + " |"
                 )
         decision = r.get("decision") or {}
         if decision:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.stats import status_of
+
 RESULTS_SCHEMA = "harness.results/1"
 
 
@@ -18,7 +20,6 @@ def _num(value: Any) -> float | None:
 
 
 def _comparison(c: dict[str, Any], threshold: float, policy: str, kind: str) -> dict[str, Any]:
-    decisive = c["relative"] if policy == "point" else c["relative_ci"]["high"]
     return {
         "benchmark": c["benchmark"],
         "metric": c["metric"],
@@ -36,9 +37,20 @@ def _comparison(c: dict[str, Any], threshold: float, policy: str, kind: str) -> 
         "p_test": "mcnemar" if c.get("p_is_mcnemar", True) else "sign",
         "worse": c.get("worse"),
         "better": c.get("better"),
-        "status": ("ok" if _num(decisive) is not None and decisive < threshold else "forgot") if kind == "general"
-        else ("gain" if c["relative"] < 0 else "no gain"),
+        "status": status_of(c, threshold, policy) if kind == "general" else (c.get("status") or _old_gain(c)),
+        "reason": c.get("reason", ""),
+        "more_items": c.get("more_items"),
+        "chance": _num(c.get("chance")),
+        "ci_method": c.get("ci_method", "paired bootstrap"),
+        "looks": [{"n": look["n"], "status": look["status"]} for look in c.get("looks", [])],
     }
+
+
+def _old_gain(c: dict[str, Any]) -> str:
+    """Runs saved before gain statuses existed: say what their McNemar p supports."""
+    if c["p_value"] < 0.05:
+        return "gain" if c["relative"] < 0 else "worse"
+    return "no significant change"
 
 
 def build(results: dict[str, Any]) -> dict[str, Any]:
@@ -55,6 +67,8 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
             "general_share": summary["general_share"],
             "learning_rate": summary["learning_rate"],
             "passed": summary["passed"],
+            "status": summary.get("status") or ("pass" if summary["passed"] else "fail"),
+            "reasons": summary.get("reasons", []),
             "worst_forgetting": _num(summary["worst_forgetting"]),
             "domain_score": _num(summary.get("domain_score")),
             "general": [_comparison(c, threshold, policy, "general") for c in summary["forgetting"].values()],
@@ -77,8 +91,10 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
         "schema": RESULTS_SCHEMA,
         "verdict": {
             "passed": verdict["passed"],
+            "status": verdict.get("status") or ("pass" if verdict["passed"] else "fail"),
             "threshold": threshold,
             "policy": policy,
+            "method": (verdict.get("judging") or {}).get("method", ""),
             "chosen_round": verdict["chosen_round"],
             "reason": verdict["reason"],
         },

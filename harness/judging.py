@@ -1,0 +1,234 @@
+"""Judge a candidate against its base: forgetting per general benchmark, gain per domain one.
+
+One driver for every command that decides (the loop's rounds, ``compare``,
+``compare-models``): it scores base and candidate on the same items through two
+:class:`~harness.evaluation.Scorer` objects, so no item is scored twice for the
+same weights, and applies the configured verdict policy:
+
+- ``sequential`` (default): look by look (:mod:`harness.sequential`), scoring
+  further only the benchmarks that are still undecided;
+- ``point`` / ``strict``: one fixed sample of ``limit`` items, judged on the
+  point estimate / the upper bound of the paired bootstrap CI.
+
+Under every policy a general benchmark whose base score is not significantly
+above chance is *uninformative for this model*: reported, excluded from the gate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from harness import sequential, stats
+from harness.api import Benchmark, BenchmarkResult
+from harness.evaluation import Scorer, take_items
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How a verdict is reached; built from a run config or from command-line flags."""
+
+    threshold: float = 5.0  # percent
+    policy: str = "sequential"
+    confidence: float = 0.95
+    spending: sequential.Spending = "pocock"
+    relative_to: str = "base"  # or "above_chance"
+    first_look: int = 50
+    max_items: int = 800
+    limit: int | None = 200  # point/strict general benchmarks, and every domain benchmark
+    limits: dict[str, int | None] = field(default_factory=dict)  # per-benchmark overrides of limit
+    seed: int = 1234
+    bootstrap_samples: int = 2000
+
+    @property
+    def alpha(self) -> float:
+        """The one-sided error of each decision: the tail beyond one end of the CI."""
+        return (1 - self.confidence) / 2
+
+    @property
+    def corrected(self) -> bool:
+        return self.relative_to == "above_chance"
+
+    def limit_of(self, benchmark: Benchmark) -> int | None:
+        return self.limits.get(benchmark.name, self.limit)
+
+    def method(self) -> str:
+        """One line for reports: how verdicts were decided, and at what level."""
+        measure = "(base - ft) / (base - chance)" if self.corrected else "(base - ft) / base"
+        if self.policy == "sequential":
+            return (f"sequential: {sequential.SPENDING_NAMES[self.spending]}, each decision at one-sided "
+                    f"{self.alpha:.3g} over all looks (the ends of a {self.confidence:.0%} interval); "
+                    f"looks at {', '.join(map(str, sequential.looks_schedule(self.first_look, self.max_items)))} "
+                    f"items; relative forgetting {measure}")
+        rule = "point estimate" if self.policy == "point" else f"upper bound of the {self.confidence:.0%} bootstrap CI"
+        return f"{self.policy}: the {rule} of relative forgetting {measure} must stay below the threshold"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "threshold": self.threshold, "confidence": self.confidence,
+                "spending": self.spending, "relative_to": self.relative_to, "first_look": self.first_look,
+                "max_items": self.max_items, "method": self.method()}
+
+
+@dataclass
+class Judgement:
+    """Both models' results on the items used, and every comparison with its status."""
+
+    base: dict[str, BenchmarkResult]
+    candidate: dict[str, BenchmarkResult]
+    forgetting: dict[str, stats.Comparison]
+    gain: dict[str, stats.Comparison]
+    verdict: stats.Verdict
+
+
+def judge(
+    base: Scorer,
+    candidate: Scorer,
+    general: Sequence[Benchmark],
+    domain: Sequence[Benchmark],
+    settings: JudgeSettings,
+    *,
+    say: Callable[[str], None] = lambda _message: None,
+) -> Judgement:
+    """Score and compare; see the module docstring for the policies."""
+    results_base: dict[str, BenchmarkResult] = {}
+    results_cand: dict[str, BenchmarkResult] = {}
+    forgetting: dict[str, stats.Comparison] = {}
+    for benchmark in general:
+        if settings.policy == "sequential":
+            comparison, b, c = _sequential(base, candidate, benchmark, settings, say)
+        else:
+            comparison, b, c = _fixed(base, candidate, benchmark, settings)
+        results_base[benchmark.name], results_cand[benchmark.name] = b, c
+        forgetting[benchmark.name] = comparison
+    gain: dict[str, stats.Comparison] = {}
+    for benchmark in domain:
+        ids = take_items(benchmark, settings.limit_of(benchmark), settings.seed)
+        b, c = base.score(benchmark, ids), candidate.score(benchmark, ids)
+        results_base[benchmark.name], results_cand[benchmark.name] = b, c
+        comparison = _bootstrap(b, c, benchmark, settings)
+        comparison.status = stats.gain_status(comparison, alpha=1 - settings.confidence)
+        gain[benchmark.name] = comparison
+    verdict = stats.forgetting_verdict(list(forgetting.values()), threshold=settings.threshold,
+                                       policy=settings.policy)  # type: ignore[arg-type]
+    return Judgement(results_base, results_cand, forgetting, gain, verdict)
+
+
+def _bootstrap(b: BenchmarkResult, c: BenchmarkResult, benchmark: Benchmark, settings: JudgeSettings) -> stats.Comparison:
+    return stats.compare(b, c, higher_is_better=benchmark.higher_is_better, confidence=settings.confidence,
+                         samples=settings.bootstrap_samples, seed=settings.seed)
+
+
+def _fixed(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings):
+    ids = take_items(benchmark, settings.limit_of(benchmark), settings.seed)
+    b, c = base.score(benchmark, ids), candidate.score(benchmark, ids)
+    comparison = _bootstrap(b, c, benchmark, settings)
+    comparison.ci_method = f"paired bootstrap, {settings.confidence:.0%}"
+    _apply_chance(comparison, b, settings)
+    if settings.corrected and comparison.chance is not None:
+        _correct_for_chance(comparison, b, c, settings)
+    if comparison.status != "uninformative":
+        comparison.status = stats.status_of(comparison, settings.threshold, settings.policy)
+    return comparison, b, c
+
+
+def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings,
+                say: Callable[[str], None]):
+    available = len(take_items(benchmark, None, settings.seed))
+    n_max = min(settings.max_items, available)
+    looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
+    bounds = sequential.boundaries(tuple(looks), settings.alpha, settings.spending)
+    threshold = settings.threshold / 100
+    history: list[dict[str, Any]] = []
+    status = "undecided"
+    for k, n in enumerate(looks):
+        ids = take_items(benchmark, n, settings.seed)
+        b = base.score(benchmark, ids)
+        chance_reason = _chance_check(b, settings)
+        c = candidate.score(benchmark, ids)
+        xb, xf = [i.score for i in b.items], [i.score for i in c.items]
+        chance = [i.chance or 0.0 for i in b.items] if settings.corrected else None
+        moments = sequential.Moments.of(xb, xf, chance)
+        critical = sequential.critical_value(bounds[k], n)
+        if chance_reason:
+            status = "uninformative"
+        else:
+            status = sequential.decide(moments, threshold, critical, corrected=settings.corrected)
+        history.append(sequential.Look(n, critical, moments.z(threshold, settings.corrected), status,
+                                       moments.as_dict()).as_dict())
+        say(f"  {benchmark.name:<24} look {k + 1}/{len(looks)}: n={n:<4} {_describe(status)}")
+        if status != "undecided":
+            break
+    comparison = _bootstrap(b, c, benchmark, settings)
+    _apply_chance(comparison, b, settings)
+    comparison.status = status
+    comparison.looks = history
+    comparison.relative_to = settings.relative_to
+    comparison.relative = 100 * moments.forgetting(settings.corrected)
+    low, high = moments.interval(critical, settings.corrected)
+    comparison.relative_ci = stats.Interval(100 * low, 100 * high)
+    comparison.ci_method = (f"sequential (Fieller) at look {len(history)} of {len(looks)}, "
+                            f"critical value {critical:.2f}")
+    if status == "undecided":
+        final = sequential.critical_value(bounds[-1], looks[-1])
+        needed = sequential.items_to_decide(moments, threshold, final, corrected=settings.corrected)
+        if needed is None:
+            comparison.reason = "the estimate sits on the threshold; no sample size is likely to decide it"
+        else:
+            comparison.more_items = max(needed - n, 1)
+            where = "beyond the items available" if needed > available else "within the items available"
+            comparison.reason = (f"about {comparison.more_items} more items would likely decide it ({where}; "
+                                 f"raise benchmarks.max_items)" if n == n_max else
+                                 f"about {comparison.more_items} more items would likely decide it")
+    elif status == "uninformative":
+        comparison.reason = chance_reason
+    return comparison, b, c
+
+
+def _describe(status: str) -> str:
+    return {"pass": "decided pass", "fail": "decided fail"}.get(status, status)
+
+
+def _apply_chance(comparison: stats.Comparison, base: BenchmarkResult, settings: JudgeSettings) -> None:
+    chances = [i.chance for i in base.items if i.chance is not None]
+    comparison.chance = sum(chances) / len(chances) if len(chances) == len(base.items) and chances else None
+    comparison.relative_to = settings.relative_to
+    reason = _chance_check(base, settings)
+    if reason:
+        comparison.status, comparison.reason = "uninformative", reason
+
+
+def _chance_check(base: BenchmarkResult, settings: JudgeSettings) -> str:
+    """Why the base result is uninformative (not significantly above chance), or "" when it is informative.
+
+    One-sided exact binomial test of the base's correct count against the items'
+    mean chance level, at ``1 - confidence``. Needs binary scores and known chance.
+    """
+    if not base.items or any(i.chance is None for i in base.items):
+        return ""
+    scores = [i.score for i in base.items]
+    if any(s not in (0.0, 1.0) for s in scores):
+        return ""
+    chance = sum(i.chance for i in base.items) / len(base.items)  # type: ignore[misc]
+    correct = int(sum(scores))
+    p = sequential.binomial_above_chance(correct, len(scores), chance)
+    if p < 1 - settings.confidence:
+        return ""
+    return (f"base {correct / len(scores):.3f} is not significantly above chance {chance:.3f} "
+            f"(exact binomial p={p:.2g}, n={len(scores)})")
+
+
+def _correct_for_chance(comparison: stats.Comparison, b: BenchmarkResult, c: BenchmarkResult,
+                        settings: JudgeSettings) -> None:
+    """Point/strict with ``above_chance``: the chance-corrected estimate and its (Fieller) 95% CI."""
+    chance = [i.chance or 0.0 for i in b.items]
+    moments = sequential.Moments.of([i.score for i in b.items], [i.score for i in c.items], chance)
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - settings.alpha)
+    comparison.relative = 100 * moments.forgetting(corrected=True)
+    low, high = moments.interval(z, corrected=True)
+    comparison.relative_ci = stats.Interval(100 * low, 100 * high)
+    comparison.ci_method = f"Fieller, {settings.confidence:.0%}"
+    if math.isnan(comparison.relative):
+        comparison.status = "uninformative"

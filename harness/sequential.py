@@ -1,0 +1,334 @@
+"""Sequential forgetting verdicts: decided pass, decided fail, or undecided.
+
+Per general benchmark, base and fine-tuned are scored on the same items, taken in
+one fixed seeded order, at a few *looks* (50, 100, 200, ... items). After each
+look the benchmark is
+
+- **decided pass** when the upper confidence bound of its relative forgetting is
+  below the threshold,
+- **decided fail** when the lower bound is at or above it,
+- **undecided** otherwise, and only undecided benchmarks are scored further.
+
+The test. With threshold ``T`` (a fraction), per item ``i`` the paired score
+``y_i = x_f,i - (1 - T) * x_b,i - T * c_i`` has mean ``> 0`` exactly when the
+relative forgetting ``(p_b - p_f) / (p_b - c)`` is below ``T`` (``c`` is the
+item's chance level for the chance-corrected measure, 0 for the seed's
+``(p_b - p_f) / p_b``). So each decision is a one-sample test on a mean, with no
+ratio to approximate, and its confidence interval for the forgetting itself is
+Fieller's: the thresholds the test would not reject.
+
+Looking more than once spends the error rate across looks (Lan-DeMets alpha
+spending): :func:`boundaries` computes exact group-sequential critical values by
+recursive numerical integration (Jennison & Turnbull, ch. 19), so the chance of a
+false pass over *all* looks stays at the stated level. The critical values are
+then taken as Student-t quantiles at each look's sample size, which keeps small
+first looks honest. Everything here is pure computation on sufficient
+statistics, so ``harness gate`` can re-judge a saved run at another threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Literal, Sequence
+
+import numpy as np
+
+Spending = Literal["obrien_fleming", "pocock", "bonferroni"]
+SPENDING_NAMES: dict[str, str] = {
+    "obrien_fleming": "O'Brien-Fleming-type alpha spending (Lan-DeMets)",
+    "pocock": "Pocock-type alpha spending (Lan-DeMets)",
+    "bonferroni": "Bonferroni over looks",
+}
+Status = Literal["pass", "fail", "undecided", "uninformative"]
+
+# Grid resolution of the numerical integration: points per unit of z.
+_GRID_PER_Z = 100
+
+
+# Each look has this many times the items of the last. Measured by simulation
+# (bench/sequential_verdicts.py): 1.5 saves more items than doubling, and finer
+# steps buy little while each extra look raises the boundaries.
+LOOK_GROWTH = 1.5
+
+
+def looks_schedule(first: int, max_items: int) -> list[int]:
+    """Item counts at which a benchmark is judged: ``first``, x1.5 each time, ending at ``max_items``."""
+    if first < 1 or max_items < first:
+        raise ValueError(f"looks need 1 <= first ({first}) <= max_items ({max_items})")
+    looks = [first]
+    while math.ceil(looks[-1] * LOOK_GROWTH) < max_items:
+        looks.append(math.ceil(looks[-1] * LOOK_GROWTH))
+    if looks[-1] != max_items:
+        looks.append(max_items)
+    return looks
+
+
+def _norm_cdf(x: np.ndarray | float) -> np.ndarray:
+    from scipy.special import ndtr
+
+    return ndtr(x)
+
+
+def _norm_ppf(p: float) -> float:
+    from scipy.special import ndtri
+
+    return float(ndtri(p))
+
+
+def spent(t: float, alpha: float, spending: Spending) -> float:
+    """Cumulative one-sided error spent by information fraction ``t`` (0 < t <= 1)."""
+    t = min(max(t, 0.0), 1.0)
+    if t == 0:
+        return 0.0
+    if spending == "obrien_fleming":
+        # Lan-DeMets' O'Brien-Fleming-like function, written for a one-sided level.
+        return float(2 - 2 * _norm_cdf(_norm_ppf(1 - alpha / 2) / math.sqrt(t)))
+    if spending == "pocock":
+        return alpha * math.log(1 + (math.e - 1) * t)
+    raise ValueError(f"unknown spending function {spending!r}")
+
+
+@lru_cache(maxsize=64)
+def boundaries(looks: tuple[int, ...], alpha: float, spending: Spending) -> tuple[float, ...]:
+    """Critical z per look: cross ``+b`` to decide pass, ``-b`` to decide fail.
+
+    With zero drift (true forgetting exactly at the threshold) the chance of ever
+    crossing ``+b`` (a false pass) is ``alpha`` in all, spent look by look as the
+    spending function says; by symmetry the same holds for a false fail.
+    """
+    if not looks or any(b <= a for a, b in zip(looks, looks[1:])):
+        raise ValueError(f"looks must be increasing item counts, got {list(looks)}")
+    k = len(looks)
+    if spending == "bonferroni":
+        return tuple([_norm_ppf(1 - alpha / k)] * k)
+    fractions = [n / looks[-1] for n in looks]
+    increments = np.diff([0.0] + [spent(t, alpha, spending) for t in fractions])
+    bounds: list[float] = []
+    grid = density = None  # the sub-density of Z at the previous look, on the continuation region
+    for index, (n, step) in enumerate(zip(looks, increments)):
+        if index == 0:
+            b = _norm_ppf(1 - step)
+        else:
+            b = _solve_bound(grid, density, looks[index - 1], n, step)
+        bounds.append(b)
+        grid, density = _advance(grid, density, looks[index - 1] if index else None, n, b)
+    return tuple(bounds)
+
+
+def _transition(grid: np.ndarray, n_prev: int, n: int, z: np.ndarray | float) -> np.ndarray:
+    """P(Z_n >= z | Z_prev = grid): Brownian motion in information time (information = items)."""
+    scale = math.sqrt(n - n_prev)
+    return 1 - _norm_cdf((np.asarray(z) * math.sqrt(n) - grid * math.sqrt(n_prev)) / scale)
+
+
+def _solve_bound(grid: np.ndarray, density: np.ndarray, n_prev: int, n: int, target: float) -> float:
+    """The z whose upper crossing probability at this look, given no decision before, is ``target``."""
+    weights = _trapezoid_weights(grid) * density
+
+    def crossing(z: float) -> float:
+        return float(np.sum(weights * _transition(grid, n_prev, n, z)))
+
+    if target <= 0:
+        return math.inf
+    low, high = 0.0, 12.0
+    for _ in range(80):  # bisection: crossing(z) falls as z grows
+        middle = (low + high) / 2
+        if crossing(middle) > target:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def _advance(grid, density, n_prev, n, b) -> tuple[np.ndarray, np.ndarray]:
+    """The sub-density of Z at this look on (-b, b): the paths that are still undecided."""
+    width = min(b, 12.0)
+    new_grid = np.linspace(-width, width, max(int(2 * width * _GRID_PER_Z), 50) + 1)
+    if grid is None:
+        return new_grid, np.exp(-new_grid**2 / 2) / math.sqrt(2 * math.pi)
+    scale = math.sqrt(n - n_prev)
+    # f_n(z') = integral f_prev(z) * phi((z' sqrt(n) - z sqrt(n_prev)) / scale) * sqrt(n) / scale dz
+    u = (new_grid[:, None] * math.sqrt(n) - grid[None, :] * math.sqrt(n_prev)) / scale
+    kernel = np.exp(-u**2 / 2) / math.sqrt(2 * math.pi) * math.sqrt(n) / scale
+    return new_grid, kernel @ (_trapezoid_weights(grid) * density)
+
+
+def _trapezoid_weights(grid: np.ndarray) -> np.ndarray:
+    h = grid[1] - grid[0]
+    weights = np.full(grid.shape, h)
+    weights[0] = weights[-1] = h / 2
+    return weights
+
+
+# ------------------------------------------------------------------ sufficient statistics
+
+
+@dataclass(frozen=True)
+class Moments:
+    """First and second moments of (base score, fine-tuned score, chance) over paired items.
+
+    Enough to compute the test at any threshold, so a saved verdict can be
+    re-judged without the items.
+    """
+
+    n: float  # items (a float: the small-sample adjustment adds half-items)
+    b: float  # sums
+    f: float
+    c: float
+    bb: float  # sums of products
+    ff: float
+    cc: float
+    bf: float
+    bc: float
+    fc: float
+
+    @classmethod
+    def of(cls, base: Sequence[float], candidate: Sequence[float], chance: Sequence[float] | None = None) -> Moments:
+        xb = np.asarray(base, dtype=np.float64)
+        xf = np.asarray(candidate, dtype=np.float64)
+        xc = np.zeros_like(xb) if chance is None else np.asarray(chance, dtype=np.float64)
+        return cls(int(xb.size), float(xb.sum()), float(xf.sum()), float(xc.sum()), float(xb @ xb),
+                   float(xf @ xf), float(xc @ xc), float(xb @ xf), float(xb @ xc), float(xf @ xc))
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    def adjusted(self) -> Moments:
+        """These moments plus half an item in each cell of the paired 2x2 table (Agresti & Min).
+
+        With few or no discordant items the plug-in variance is near 0 and a test on
+        it would "decide" from ten identical answers; the pseudo-items keep the
+        variance honest at small n and vanish in weight as n grows.
+        """
+        chance = self.c / self.n if self.n else 0.0
+        out = self
+        for b, f in ((1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0)):
+            out = out._plus(b, f, chance, weight=0.5)
+        return out
+
+    def _plus(self, b: float, f: float, c: float, weight: float) -> Moments:
+        return Moments(self.n + weight, self.b + weight * b, self.f + weight * f, self.c + weight * c,
+                       self.bb + weight * b * b, self.ff + weight * f * f, self.cc + weight * c * c,
+                       self.bf + weight * b * f, self.bc + weight * b * c, self.fc + weight * f * c)
+
+    # y = d + t * e with d = f - b and e = b - c (c = 0 unless chance-corrected)
+    def _de(self, corrected: bool) -> tuple[float, float, float, float, float]:
+        """Means of d and e, and the sample (co)variances of d and e (ddof 1)."""
+        n = self.n
+        c, cc, bc, fc = (self.c, self.cc, self.bc, self.fc) if corrected else (0.0, 0.0, 0.0, 0.0)
+        sd, se = self.f - self.b, self.b - c
+        sdd = self.ff - 2 * self.bf + self.bb
+        see = self.bb - 2 * bc + cc
+        sde = self.bf - fc - self.bb + bc
+        mean_d, mean_e = sd / n, se / n
+        scale = 1 / (n - 1) if n > 1 else 0.0
+        return (mean_d, mean_e, (sdd - n * mean_d**2) * scale, (see - n * mean_e**2) * scale,
+                (sde - n * mean_d * mean_e) * scale)
+
+    def forgetting(self, corrected: bool = False) -> float:
+        """Relative forgetting ``(p_b - p_f) / (p_b - c)`` as a fraction (nan when ``p_b <= c``)."""
+        mean_d, mean_e, *_ = self._de(corrected)
+        return -mean_d / mean_e if mean_e > 0 else math.nan
+
+    def z(self, threshold: float, corrected: bool = False) -> float:
+        """The test statistic at ``threshold`` (a fraction): large positive means a clear pass.
+
+        Computed on the :meth:`adjusted` moments, like :meth:`interval`.
+        """
+        m = self.adjusted()
+        mean_d, mean_e, vdd, vee, vde = m._de(corrected)
+        mean = mean_d + threshold * mean_e
+        var = max(vdd + 2 * threshold * vde + threshold**2 * vee, 0.0)
+        if var == 0:
+            return math.copysign(math.inf, mean) if mean else 0.0
+        return mean / math.sqrt(var / m.n)
+
+    def interval(self, critical: float, corrected: bool = False) -> tuple[float, float]:
+        """Fieller's interval for the relative forgetting: every ``t`` with ``|z(t)| < critical``.
+
+        Unbounded (an infinite end) when the base itself is not clearly above chance
+        at this level: then no threshold could be ruled out.
+        """
+        m = self.adjusted()
+        mean_d, mean_e, vdd, vee, vde = m._de(corrected)
+        k = critical**2 / m.n
+        a = mean_e**2 - k * vee
+        half_b = mean_d * mean_e - k * vde
+        c = mean_d**2 - k * vdd
+        if a <= 0:
+            return (-math.inf, math.inf)
+        disc = max(half_b**2 - a * c, 0.0)
+        roots = sorted(((-half_b - math.sqrt(disc)) / a, (-half_b + math.sqrt(disc)) / a))
+        return roots[0], roots[1]
+
+
+def critical_value(z_bound: float, n: int) -> float:
+    """A normal boundary as the Student-t quantile of the same tail at ``n`` items (honest at small n)."""
+    if not math.isfinite(z_bound):
+        return z_bound
+    from scipy.stats import t as student_t
+
+    tail = float(1 - _norm_cdf(z_bound))
+    return float(student_t.isf(tail, df=max(n - 1, 1))) if tail > 0 else z_bound
+
+
+# ------------------------------------------------------------------------- decisions
+
+
+@dataclass
+class Look:
+    """One look at one benchmark: the items so far, the boundary used, what it said."""
+
+    n: int
+    critical: float
+    z: float
+    status: Status
+    moments: dict[str, float]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide(moments: Moments, threshold: float, critical: float, *, corrected: bool = False) -> Status:
+    """Pass, fail, or undecided at one look (``threshold`` a fraction)."""
+    z = moments.z(threshold, corrected)
+    if z >= critical:
+        return "pass"
+    if z <= -critical:
+        return "fail"
+    return "undecided"
+
+
+def items_to_decide(moments: Moments, threshold: float, final_critical: float, *, corrected: bool = False) -> int | None:
+    """About how many items in all would decide this benchmark, if its effect stays as measured.
+
+    ``None`` when the estimate sits on the threshold: no budget is likely to decide it.
+    """
+    mean_d, mean_e, vdd, vee, vde = moments.adjusted()._de(corrected)
+    mean = mean_d + threshold * mean_e
+    var = vdd + 2 * threshold * vde + threshold**2 * vee
+    if abs(mean) < 1e-12 or var <= 0:
+        return None
+    return int(math.ceil((final_critical**2) * var / mean**2))
+
+
+def rejudge(looks: Sequence[dict], threshold: float, *, corrected: bool = False) -> Status:
+    """The sequential status of saved looks at another threshold (the looks and boundaries as run)."""
+    status: Status = "undecided"
+    for look in looks:
+        moments = Moments(**look["moments"])
+        status = decide(moments, threshold, look["critical"], corrected=corrected)
+        if status != "undecided":
+            break
+    return status
+
+
+def binomial_above_chance(correct: int, n: int, chance: float) -> float:
+    """One-sided exact binomial p-value that accuracy ``correct / n`` is above ``chance``."""
+    if n == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(correct, n, chance, alternative="greater").pvalue)

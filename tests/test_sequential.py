@@ -1,0 +1,114 @@
+"""Sequential verdicts: boundaries, the test and its interval, checked by simulation with known forgetting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import sequential
+from harness.simulation import Scenario, interval_coverage, operating_characteristics, run_fixed
+
+LOOKS = sequential.looks_schedule(50, 800)
+
+
+def test_looks_grow_by_half_up_to_max_items():
+    assert LOOKS == [50, 75, 113, 170, 255, 383, 575, 800]
+    assert sequential.looks_schedule(50, 300) == [50, 75, 113, 170, 255, 300]
+    assert sequential.looks_schedule(50, 50) == [50]
+    with pytest.raises(ValueError):
+        sequential.looks_schedule(50, 40)
+
+
+@pytest.mark.parametrize("spending", ["pocock", "obrien_fleming", "bonferroni"])
+def test_boundaries_spend_exactly_the_stated_error_over_all_looks(spending):
+    """With zero drift, P(ever crossing +b) is alpha (Bonferroni: at most alpha), by Monte Carlo."""
+    bounds = np.array(sequential.boundaries(tuple(LOOKS), 0.025, spending))
+    rng = np.random.default_rng(1)
+    steps = np.diff([0, *LOOKS])
+    paths = np.cumsum(rng.standard_normal((200_000, len(LOOKS))) * np.sqrt(steps), axis=1) / np.sqrt(LOOKS)
+    alive = np.ones(len(paths), bool)
+    crossed = np.zeros(len(paths), bool)
+    for k in range(len(LOOKS)):
+        crossed |= alive & (paths[:, k] >= bounds[k])
+        alive &= np.abs(paths[:, k]) < bounds[k]
+    if spending == "bonferroni":
+        assert crossed.mean() <= 0.025
+    else:
+        assert abs(crossed.mean() - 0.025) < 0.0015, crossed.mean()
+    assert bounds[-1] > 1.96  # looking more than once costs something at the last look
+
+
+def test_the_test_passes_exactly_when_the_upper_bound_is_below_the_threshold():
+    rng = np.random.default_rng(0)
+    base, fine = Scenario(0.6, 0.02, 0.08).draw(400, rng)
+    moments = sequential.Moments.of(base, fine)
+    low, high = moments.interval(1.96)
+    assert low < moments.forgetting() < high
+    for threshold in (high - 1e-4, high + 1e-4, low - 1e-4, low + 1e-4):
+        status = sequential.decide(moments, threshold, 1.96)
+        assert status == ("pass" if threshold > high else "fail" if threshold <= low else "undecided")
+
+
+def test_ten_identical_answers_decide_nothing():
+    """Zero discordance at n=10 has a plug-in variance of 0; the small-sample adjustment keeps it honest."""
+    ones = np.ones(10)
+    moments = sequential.Moments.of(ones, ones)
+    assert sequential.decide(moments, 0.05, sequential.critical_value(1.96, 10)) == "undecided"
+
+
+def test_rejudging_saved_looks_at_another_threshold():
+    rng = np.random.default_rng(3)
+    base, fine = Scenario(0.7, 0.0, 0.04).draw(800, rng)
+    looks = []
+    bounds = sequential.boundaries(tuple(LOOKS), 0.025, "pocock")
+    for k, n in enumerate(LOOKS):
+        m = sequential.Moments.of(base[:n], fine[:n])
+        looks.append({"n": n, "critical": sequential.critical_value(bounds[k], n), "moments": m.as_dict()})
+    assert sequential.rejudge(looks, 0.05) == "pass"
+    assert sequential.rejudge(looks, 0.0001) in ("undecided", "fail")
+
+
+@pytest.mark.parametrize("scenario,n", [
+    (Scenario(0.6, 0.0, 0.10), 50), (Scenario(0.6, 0.05, 0.10), 200),
+    (Scenario(0.3, 0.10, 0.20), 200), (Scenario(0.8, 0.0, 0.02), 400),
+])
+def test_interval_coverage_at_95_percent(scenario, n):
+    assert interval_coverage(scenario, n=n, replications=400, seed=7) >= 0.93
+
+
+@pytest.mark.parametrize("scenario", [Scenario(0.6, 0.06, 0.10), Scenario(0.8, 0.055, 0.05), Scenario(0.4, 0.06, 0.2)])
+def test_false_pass_rate_just_above_the_threshold_stays_under_the_level(scenario):
+    oc = operating_characteristics(scenario, looks=LOOKS, replications=600, seed=11)
+    assert oc["pass"] <= 0.025, oc
+
+
+def test_false_fail_rate_without_forgetting_stays_under_the_level():
+    oc = operating_characteristics(Scenario(0.6, 0.0, 0.15), looks=LOOKS, replications=600, seed=5)
+    assert oc["fail"] <= 0.025, oc
+
+
+def test_clear_answers_stop_early():
+    clear_pass = operating_characteristics(Scenario(0.8, 0.0, 0.04), looks=LOOKS, replications=300, seed=2)
+    clear_fail = operating_characteristics(Scenario(0.6, 0.25, 0.16), looks=LOOKS, replications=300, seed=2)
+    assert clear_pass["pass"] >= 0.99 and clear_pass["mean_items"] <= 400
+    assert clear_fail["fail"] >= 0.99 and clear_fail["mean_items"] <= 200
+
+
+@pytest.mark.parametrize("scenario,ratio", [(Scenario(0.8, 0.0, 0.04), 0.5), (Scenario(0.6, 0.15, 0.12), 0.55)])
+def test_sequential_saves_items_against_a_fixed_design_with_the_same_power(scenario, ratio):
+    """Mean items used vs the smallest fixed n that decides as often (bench/sequential_verdicts.py has more)."""
+    oc = operating_characteristics(scenario, looks=LOOKS, replications=300, seed=4)
+    fixed_n = _fixed_n_with_power(scenario, max(oc["pass"], oc["fail"]), replications=300, seed=4)
+    assert oc["mean_items"] <= ratio * fixed_n, (scenario, oc, fixed_n)
+
+
+def _fixed_n_with_power(scenario: Scenario, power: float, *, replications: int, seed: int) -> int:
+    for n in range(50, 1601, 25):
+        rng = np.random.default_rng(seed)
+        decided = 0
+        for _ in range(replications):
+            base, fine = scenario.draw(n, rng)
+            decided += run_fixed(base, fine, n, 0.05, 0.025).status != "undecided"
+        if decided / replications >= power:
+            return n
+    return 1600
