@@ -67,7 +67,7 @@ def judge(verdict: dict[str, Any], max_forgetting: float | None = None, policy: 
         c = chosen[name]
         if status in ("fail", "undecided"):
             more = f"; {c['reason']}" if status == "undecided" and c.get("reason") else ""
-            lines.append(f"{name}: {STATUS_LABELS[status]} at n={c['n']}, forgetting {c['relative']:.2f}% "
+            lines.append(f"{name}: {status_label(status, policy or verdict['policy'])} at n={c['n']}, forgetting {c['relative']:.2f}% "
                          f"[{c['relative_ci']['low']:.2f}, {c['relative_ci']['high']:.2f}] vs {threshold:g}%{more}")
         elif status == "uninformative":
             lines.append(f"{name}: uninformative for this model, not gated ({c.get('reason', '')})")
@@ -76,6 +76,11 @@ def judge(verdict: dict[str, Any], max_forgetting: float | None = None, policy: 
 
 STATUS_LABELS = {"pass": "decided pass", "fail": "decided fail", "undecided": "undecided",
                  "uninformative": "uninformative"}
+
+
+def status_label(status: str, policy: str) -> str:
+    """"decided pass" / "decided fail" only where a sequential test decided it; point/strict say pass / fail."""
+    return STATUS_LABELS.get(status, status) if policy == "sequential" else status
 EXIT_CODES = {"pass": 0, "fail": 1, "undecided": 3}
 
 _pct = format_pct
@@ -103,7 +108,7 @@ def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = Non
         "|---|---:|---:|---:|---:|---|---:|---|",
     ]
     for name, c in chosen["forgetting"].items():
-        label = STATUS_LABELS[statuses[name]]
+        label = status_label(statuses[name], policy)
         if statuses[name] == "fail":
             label = f"**{label}**"
         elif statuses[name] == "undecided" and c.get("more_items"):

@@ -37,7 +37,8 @@ class JudgeSettings:
     first_look: int = 50
     max_items: int = 800
     limit: int | None = 200  # point/strict general benchmarks, and every domain benchmark
-    limits: dict[str, int | None] = field(default_factory=dict)  # per-benchmark overrides of limit
+    # Per-benchmark limits: a fixed sample under point/strict, the cap of the looks under sequential.
+    limits: dict[str, int | None] = field(default_factory=dict)
     seed: int = 1234
     bootstrap_samples: int = 2000
 
@@ -135,7 +136,8 @@ def _fixed(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: Judg
 def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings,
                 say: Callable[[str], None]):
     available = len(take_items(benchmark, None, settings.seed))
-    n_max = min(settings.max_items, available)
+    # A benchmark's own limit caps its looks; otherwise max_items does.
+    n_max = min(settings.limits.get(benchmark.name) or settings.max_items, available)
     looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
     bounds = sequential.boundaries(tuple(looks), settings.alpha, settings.spending)
     threshold = settings.threshold / 100

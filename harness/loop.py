@@ -80,7 +80,9 @@ def build_components(config: RunConfig, harness: Harness) -> Components:
         general_refs = [BenchmarkRef(name=n) for n in harness.suite(bench.suite).benchmarks]
     general = [_build(harness, "benchmark", r) for r in general_refs]
     domain = [_build(harness, "benchmark", r) for r in bench.domain]
-    limits = {r.name: r.limit or bench.limit for r in [*general_refs, *bench.domain]}
+    # Only what a benchmark sets itself: under the sequential policy it caps that
+    # benchmark's looks; elsewhere benchmarks.limit applies.
+    limits = {r.name: r.limit for r in [*general_refs, *bench.domain] if r.limit}
     trainer = _build(harness, "trainer", config.trainer)
     # Fail here, before any model loads (e.g. QLoRA on a machine without CUDA).
     trainer.check_environment(config)

@@ -52,7 +52,7 @@ def test_real_loop_on_smollm2(tmp_path):
     run_dir = tmp_path / "run"
 
     result = _harness("run", str(path), "--run-dir", str(run_dir))
-    assert result.returncode in (0, 1), result.stderr[-3000:]  # pass or fail is the model's business
+    assert result.returncode in (0, 1, 3), result.stderr[-3000:]  # the verdict is the model's business
     verdict = json.loads((run_dir / "verdict.json").read_text())
     (round1,) = verdict["rounds"]
     assert round1["general_share"] == 0.2

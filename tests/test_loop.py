@@ -151,3 +151,33 @@ def test_drift_sample_never_uses_training_examples():
     trained = pool[:15] + [Example(messages=(Message("user", "q15"), Message("assistant", "other answer")))]
     sample = drift_sample(pool, 10, seed=0, exclude=trained)
     assert sorted(e.messages[0].content for e in sample) == ["q16", "q17", "q18", "q19"]
+
+
+def test_sequential_loop_decides_each_round_and_treats_undecided_as_not_passed(scenario, tmp_path, monkeypatch):
+    """12% forgetting is decided fail early, 7% is undecided at 400 items, 2% is decided pass."""
+    monkeypatch.setattr("scenario.N_ITEMS", 400)
+    config, harness = scenario("schedule")
+    data = yaml.safe_load(config.read_text())
+    data["forgetting"]["policy"] = "sequential"
+    data["benchmarks"].update({"first_look": 50, "max_items": 400})
+    config.write_text(yaml.safe_dump(data))
+    verdict = loop.run(config, harness, tmp_path / "run", progress=False)
+    rounds = verdict["rounds"]
+    assert [r["status"] for r in rounds] == ["fail", "undecided", "pass"]
+    first, second, third = (r["forgetting"]["test_general"] for r in rounds)
+    assert first["status"] == "fail" and first["n"] < 400  # decided before the last look
+    assert second["status"] == "undecided" and second["n"] == 400 and second["more_items"] > 0
+    assert third["status"] == "pass" and third["relative_ci"]["high"] < 5
+    assert "round undecided, so not passed" in (tmp_path / "run" / "rounds" / "round-2" / "decision.json").read_text()
+    assert verdict["status"] == "pass" and verdict["chosen_round"] == 3
+    assert "Pocock" in verdict["judging"]["method"]
+    # The base was scored once per item across all rounds and looks, and saved as it grew.
+    base = json.loads((tmp_path / "run" / "base" / "eval.json").read_text())["test_general"]
+    assert base["n"] == 400
+
+    assert _gate(tmp_path / "run").returncode == 0
+    undecided = _gate(tmp_path / "run", "--max-forgetting", "1")  # 2% vs 1%: the run's 400 items cannot tell
+    assert undecided.returncode == 3 and "## Forgetting gate: UNDECIDED" in undecided.stdout
+    point = _gate(tmp_path / "run", "--max-forgetting", "1", "--policy", "point")
+    assert point.returncode == 1 and "| **fail** |" in point.stdout
+    assert _gate(tmp_path / "run", "--max-forgetting", "0").returncode == 2

@@ -35,4 +35,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.resume or args.run_dir or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     print(f"harness demo: {args.config if args.resume is None else run_dir} -> {run_dir}")
     verdict = loop.run(args.config, harness, run_dir, resume=args.resume is not None)
-    return finish(harness, run_dir, verdict)
+    finish(harness, run_dir, verdict)
+    # The demo's job is to show the loop end to end; its verdict is the content, printed
+    # above and in the report. `harness run` keeps the verdict's exit codes for CI gates.
+    return 0

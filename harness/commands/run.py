@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+from harness.gate import EXIT_CODES
+
+
 def default_run_dir(config: str) -> Path:
     return Path("runs") / f"{Path(config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:
-    """Print the verdict table and render reports; exit 0 on pass, 1 on fail."""
+    """Print the verdict table and render reports; exit 0 on pass, 1 on fail, 3 undecided."""
     from harness.gate import markdown_summary
 
     print()
@@ -43,4 +46,4 @@ def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:
         for path in render_reports(harness, run_dir):
             print(f"report: {path}")
     print(f"run folder: {run_dir}  ({verdict['seconds']:.0f} s)")
-    return 0 if verdict["passed"] else 1
+    return EXIT_CODES[verdict.get("status") or ("pass" if verdict["passed"] else "fail")]

@@ -27,7 +27,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  domain     : {', '.join(b.name for b in bench.domain) or '(none)'}")
     print(f"  mixer      : {config.mitigation.mixer.name}, shares {config.mitigation.schedule}")
     print(f"  policy     : {config.mitigation.policy.name}")
-    print(f"  forgetting : > {config.forgetting.threshold}% relative fails ({config.forgetting.policy} policy)")
+    forgetting = config.forgetting
+    print(f"  forgetting : > {forgetting.threshold}% relative fails ({forgetting.policy} policy"
+          + (f", {forgetting.spending} spending, looks from {bench.first_look} to {bench.max_items} items)"
+             if forgetting.policy == "sequential" else f", {bench.limit or 'all'} items)"))
     for path in missing_paths(config):
         print(f"  warning: data file not found (needed at run time): {path}")
     return 0
