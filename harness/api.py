@@ -1,9 +1,13 @@
 """The public API: everything a plugin may import from the harness.
 
-Base classes for the six component kinds and the narrow, typed records that
-travel through hooks. Built-in plugins under ``plugins/`` import only this
-module (and ``harness.hookspecs.hookimpl``); if a built-in needs something that
-is not here, the API is incomplete and should be widened, not bypassed.
+Base classes for the six component kinds, the narrow, typed records that travel
+through hooks, and the helpers plugins share with the core (listed in
+``HELPERS``: item sampling, encoding with the chat template, generation, atomic
+writes, fingerprints, statistics formatting). Built-in plugins import only this
+module, ``harness.hookspecs`` (``hookimpl``), ``harness.training`` (the training
+engine's entry points) and ``harness.testing``; a test fails if one reaches
+further. If a built-in needs something that is not here, the API is incomplete
+and should be widened, not bypassed.
 """
 
 from __future__ import annotations
@@ -181,6 +185,10 @@ class Trainer(Component):
     def check_environment(self, settings: Any) -> None:
         """Raise :class:`UsageError` before any model loads if this trainer cannot run here."""
 
+    def trains_adapter(self) -> bool:
+        """True when this trainer trains a LoRA adapter over frozen weights (``lr-find`` asks)."""
+        return True
+
     def train(self, request: TrainRequest) -> TrainingRecord:
         raise NotImplementedError
 
@@ -235,6 +243,18 @@ class Benchmark(Component):
     # What guessing scores on every item, when it is the same for all (else per item,
     # in ItemScore.chance; None when unknown).
     chance: ClassVar[float | None] = None
+
+    def __init__(self, options: ComponentOptions | None = None) -> None:
+        super().__init__(options)
+        # The instance's name keys every result, comparison and cache entry, so a generic
+        # benchmark configured twice (two lm-eval tasks) must get two names.
+        self.name = self.identity(self.options)
+
+    @classmethod
+    def identity(cls, options: ComponentOptions) -> str:
+        """The name results are filed under for these options (the registered name, unless a
+        generic benchmark's options say what it measures)."""
+        return cls.name
 
     def definition_fingerprint(self) -> str:
         """Identifies what is measured (task definition, scoring); part of the cache key."""
@@ -338,9 +358,15 @@ class Policy(Component):
 
 
 class Reporter(Component):
-    """Renders a run folder's saved results into a report format."""
+    """Renders saved results into a report format.
+
+    ``scope = "run"``: ``render(run_dir, results)`` for one run folder (results from
+    ``harness.reporting.collect``). ``scope = "comparison"``: ``render(compare_dir,
+    summary)`` for a strategy comparison (compare.json's dict).
+    """
 
     kind = "reporter"
+    scope: ClassVar[Literal["run", "comparison"]] = "run"
 
     def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
         raise NotImplementedError
@@ -350,3 +376,43 @@ class UsageError(Exception):
     """A problem the user can fix (bad config, missing asset): printed without a traceback."""
 
     exit_code = 2
+
+
+# ------------------------------------------------------------------ shared helpers
+
+# Helpers a plugin uses, by name -> the module that implements them. They are
+# imported on first use, so ``import harness.api`` stays light (no torch).
+HELPERS: dict[str, str] = {
+    # items and scoring
+    "take_items": "harness.evaluation",
+    "sample_item_ids": "harness.evaluation",
+    "score_continuations": "harness.prefix_scoring",
+    "PrefixLM": "harness.prefix_scoring",
+    # text and tokens
+    "encode": "harness.tokenize",
+    "token_length": "harness.tokenize",
+    "IGNORE_INDEX": "harness.tokenize",
+    "generate": "harness.generation",
+    "Answer": "harness.generation",
+    # files, models, data
+    "write_atomic": "harness.files",
+    "atomic_path": "harness.files",
+    "cache_root": "harness.models",
+    "weights_fingerprint": "harness.models",
+    "load_prompt_set": "harness.data_sources",
+    # statistics and verdicts, for renderers
+    "format_pct": "harness.stats",
+    "status_of": "harness.stats",
+    "status_label": "harness.gate",
+    "STATUS_LABELS": "harness.gate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in HELPERS:
+        import importlib
+
+        value = getattr(importlib.import_module(HELPERS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'harness.api' has no attribute {name!r}")

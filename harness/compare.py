@@ -260,7 +260,7 @@ def _render_run_reports(harness: Harness, config: RunConfig, root: Path) -> None
     if config.reporters == []:
         return
     try:
-        render_reports(harness, root, [r.name for r in config.reporters] if config.reporters else None)
+        render_reports(harness, root)  # the strategy's config snapshot says which reporters, with options
     except Exception:  # noqa: BLE001 - the verdict is on disk; the report can be re-rendered later
         log.warning("%s: rendering the run report failed", root, exc_info=True)
 

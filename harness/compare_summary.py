@@ -126,20 +126,21 @@ def _base_score(saved: dict[str, Any] | None) -> dict[str, Any]:
     if not saved:
         return {"n": None, "base": None, "metric": None}
     items = saved["items"]
-    score = sum(s for _, s in items) / len(items) if items else None
+    score = sum(item[1] for item in items) / len(items) if items else None
     return {"n": len(items), "base": _num(score), "metric": saved.get("metric")}
 
 
 def recommend(strategies: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
-    """The passing strategy with the best domain score; when none passes, say so plainly."""
+    """The passing strategy with the best domain gain; when none passes, say so plainly."""
     done = [s for s in strategies if s["status"] == "done"]
     passing = [s for s in done if s["passed"]]
     if passing:
-        best = max(passing, key=lambda s: (s["domain_score"] if s["domain_score"] is not None else -math.inf,
+        # The relative gain, not the raw score: for a loss, lower is the better score.
+        best = max(passing, key=lambda s: (s["domain_gain_pct"] if s["domain_gain_pct"] is not None else -math.inf,
                                            -(s["average_forgetting_pct"] or 0.0)))
         return {"strategy": best["name"], "passed": True,
                 "reason": f"{best['name']} passes the {threshold:g}% forgetting threshold on every general "
-                          f"benchmark and has the best domain score among the {len(passing)} passing "
+                          f"benchmark and has the best domain gain among the {len(passing)} passing "
                           f"strateg{'y' if len(passing) == 1 else 'ies'}"}
     if not done:
         return {"strategy": None, "passed": False, "reason": "no strategy finished; nothing to recommend"}

@@ -159,8 +159,15 @@ class RunConfig(Strict):
 
     # --- model (the seed's step 1)
     base_model: str
-    model_type: str | None = None
-    tokenizer_type: str | None = None
+    # Axolotl's class names, honoured: the transformers classes that load the model and
+    # tokenizer (None: AutoModelForCausalLM / AutoTokenizer).
+    model_type: str | None = Field(None, pattern=r"^[A-Za-z0-9]*ForCausalLM$")
+    tokenizer_type: str | None = Field(None, pattern=r"^[A-Za-z0-9]*Tokenizer(Fast)?$")
+    # How conversations are rendered: the tokenizer's own template, or one by name for a
+    # base model without one (harness.chat_templates).
+    chat_template: Literal["tokenizer_default", "tokenizer_default_fallback_chatml", "chatml", "qwen2", "llama3",
+                           "mistral", "gemma", "jinja"] | None = None
+    chat_template_jinja: str | None = None
     trust_remote_code: bool = False
     allow_pickle_weights: bool = False
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -231,6 +238,13 @@ class RunConfig(Strict):
                     self.early_stopping = EarlyStopping(patience=callback.patience, threshold=callback.threshold)
         if self.bf16 is True and self.fp16:
             raise ValueError("bf16 and fp16 are both true; choose one")
+        if (self.chat_template == "jinja") != bool(self.chat_template_jinja):
+            raise ValueError("chat_template: jinja and chat_template_jinja go together (the template text "
+                             "in chat_template_jinja)")
+        allowed = {"bos_token", "eos_token", "pad_token", "unk_token", "sep_token", "cls_token", "mask_token"}
+        unknown = sorted(set(self.special_tokens) - allowed)
+        if unknown:
+            raise ValueError(f"special_tokens: unknown role(s) {unknown}; allowed: {', '.join(sorted(allowed))}")
         return self
 
     # Where relative paths in the config are anchored (the config file's folder).

@@ -27,14 +27,13 @@ import copy
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from harness.api import Benchmark, BenchmarkResult, ItemScore, LoadedModel, UsageError
+from harness.files import write_atomic
 from harness.models import cache_root, load_model, weights_fingerprint
 
 log = logging.getLogger(__name__)
@@ -143,15 +142,9 @@ class ResultCache:
         """Add ``items`` to the entry (what is already there is kept)."""
         merged = self.get(digest, fields)
         merged.update({i.item_id: i for i in items})
-        path = self._path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"key": fields, "metric": metric,
                    "items": [[i.item_id, i.score, i.chance] for i in merged.values()]}
-        # Write-then-rename: a crash or a parallel writer never leaves half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-        os.replace(tmp, path)
+        write_atomic(self._path(digest), json.dumps(payload))
 
 
 class Scorer:

@@ -80,9 +80,15 @@ def build_components(config: RunConfig, harness: Harness) -> Components:
         general_refs = [BenchmarkRef(name=n) for n in harness.suite(bench.suite).benchmarks]
     general = [_build(harness, "benchmark", r) for r in general_refs]
     domain = [_build(harness, "benchmark", r) for r in bench.domain]
+    seen: dict[str, str] = {}
+    for where, instance in [*(("general", b) for b in general), *(("domain", b) for b in domain)]:
+        if instance.name in seen:
+            raise UsageError(f"benchmarks.{where}: {instance.name!r} is listed twice (also in "
+                             f"benchmarks.{seen[instance.name]}); each benchmark can be measured once per run")
+        seen[instance.name] = where
     # Only what a benchmark sets itself: under the sequential policy it caps that
     # benchmark's looks; elsewhere benchmarks.limit applies.
-    limits = {r.name: r.limit for r in [*general_refs, *bench.domain] if r.limit}
+    limits = {b.name: r.limit for b, r in zip([*general, *domain], [*general_refs, *bench.domain]) if r.limit}
     trainer = _build(harness, "trainer", config.trainer)
     # Fail here, before any model loads (e.g. QLoRA on a machine without CUDA).
     trainer.check_environment(config)
@@ -147,10 +153,14 @@ def prepare_data(config: RunConfig, harness: Harness) -> RunData:
 
 def _check_lengths(examples: list[Example], config: RunConfig) -> tuple[list[Example], dict[str, Any]]:
     """Apply ``over_length`` to the domain data with the base model's own tokenizer (no weights load)."""
+    from harness.chat_templates import missing_template_message
     from harness.data_lengths import check_lengths
-    from harness.models import load_tokenizer, resolve_model
+    from harness.models import TokenizerSetup, load_tokenizer, resolve_model
 
-    tokenizer = load_tokenizer(resolve_model(config.base_model, config.resolve_path(".")), config.trust_remote_code)
+    tokenizer = load_tokenizer(resolve_model(config.base_model, config.resolve_path(".")), config.trust_remote_code,
+                               TokenizerSetup.of(config))
+    if not tokenizer.chat_template and any(e.is_chat for e in examples):
+        raise UsageError(missing_template_message(config.base_model))  # before any weights load
     kept, report = check_lengths(examples, tokenizer, config.sequence_len, config.over_length, config.train_on)
     return kept, {"sequence_len": config.sequence_len, "policy": config.over_length,
                   "over": len(report.over), "kept": len(kept), "max_tokens": max(report.lengths, default=0)}
@@ -236,13 +246,14 @@ class Loop:
     # -- lazily loaded base model: a resume that only re-renders never loads it
     def base_model(self) -> LoadedModel:
         if self._base is None:
-            from harness.models import load_model
+            from harness.models import TokenizerSetup, load_model
 
             start = time.perf_counter()
             self._base = load_model(self.config.base_model, device=self.config.device, dtype=self.config.dtype,
                                     trust_remote_code=self.config.trust_remote_code,
                                     allow_pickle_weights=self.config.allow_pickle_weights,
-                                    base_dir=self.config.resolve_path("."))
+                                    base_dir=self.config.resolve_path("."), setup=TokenizerSetup.of(self.config),
+                                    model_type=self.config.model_type)
             self._add_time("load base model", start)
         return self._base
 
@@ -412,22 +423,24 @@ class Loop:
         if base_file.is_file():
             base_outputs = [s["output"] for s in read_json(base_file)]
         else:
-            base_outputs = generate(self.base_model(), [p for _, p in prompts],
-                                    max_new_tokens=self.config.samples.max_new_tokens)
+            base_outputs = [a.text for a in generate(self.base_model(), [p for _, p in prompts],
+                                                     max_new_tokens=self.config.samples.max_new_tokens)]
             write_json(base_file, [{"kind": k, "prompt": p[-1]["content"], "output": o}
                                    for (k, p), o in zip(prompts, base_outputs)])
-        outputs = generate(candidate, [p for _, p in prompts], max_new_tokens=self.config.samples.max_new_tokens)
+        outputs = [a.text for a in generate(candidate, [p for _, p in prompts],
+                                            max_new_tokens=self.config.samples.max_new_tokens)]
         self._add_time("sample generations", start)
         return [{"kind": kind, "prompt": messages[-1]["content"], "base": base, "candidate": out}
                 for (kind, messages), base, out in zip(prompts, base_outputs, outputs)]
 
     def _data_stats(self, examples: list[Example]) -> dict[str, Any]:
         """Token lengths of the training mix (the report's histogram), with the model's own tokenizer."""
-        from harness.models import load_tokenizer, resolve_model
+        from harness.models import TokenizerSetup, load_tokenizer, resolve_model
         from harness.tokenize import token_length
 
         tokenizer = self._base.tokenizer if self._base is not None else load_tokenizer(
-            resolve_model(self.config.base_model, self.config.resolve_path(".")), self.config.trust_remote_code)
+            resolve_model(self.config.base_model, self.config.resolve_path(".")), self.config.trust_remote_code,
+            TokenizerSetup.of(self.config))
         lengths = [token_length(e, tokenizer) for e in examples]
         return {"examples": len(lengths), "token_lengths": lengths,
                 "over_sequence_len": sum(1 for n in lengths if n > self.config.sequence_len),
@@ -476,13 +489,17 @@ class Loop:
 
         if is_adapter:
             return merge_adapter(self.base_model(), weights)
-        return load_model(str(weights), device=self.config.device, dtype=self.config.dtype)
+        return load_model(str(weights), device=self.config.device, dtype=self.config.dtype,
+                          model_type=self.config.model_type)
 
     def _verdict(self, history: list[RoundOutcome], seconds: float) -> dict[str, Any]:
         rounds = []
         for outcome in history:
             evaluation = outcome.evaluation
             domain_score = _mean([c.candidate for c in evaluation.gain.values()])
+            # Relative gain in percent, direction-aware (a loss that fell is a gain), so rounds
+            # compare the same way whatever the domain benchmarks measure.
+            domain_gain = _mean([-c.relative for c in evaluation.gain.values()])
             rounds.append({
                 "round": outcome.plan.index,
                 "general_share": outcome.plan.general_share,
@@ -490,12 +507,13 @@ class Loop:
                 "passed": evaluation.passed,
                 "worst_forgetting": evaluation.worst_forgetting(),
                 "domain_score": domain_score,
+                "domain_gain": domain_gain,
                 **_comparisons_json(evaluation),
             })
         passing = [r for r in rounds if r["passed"]]
         if passing:
-            chosen = max(passing, key=lambda r: (_nan_low(r["domain_score"]), -r["round"]))
-            why = f"round {chosen['round']} passes with the best domain score among passing rounds"
+            chosen = max(passing, key=lambda r: (_nan_low(r["domain_gain"]), -r["round"]))
+            why = f"round {chosen['round']} passes with the best domain gain among passing rounds"
         else:
             chosen = min(rounds, key=lambda r: r["worst_forgetting"])
             why = (f"no round passed; round {chosen['round']} forgot least ({chosen['worst_forgetting']:.2f}%)"

@@ -191,14 +191,60 @@ def weights_fingerprint(model: Any) -> str:
     return digest.hexdigest()
 
 
-def load_tokenizer(source: ModelSource, trust_remote_code: bool = False) -> Any:
-    from transformers import AutoTokenizer
+@dataclass(frozen=True)
+class TokenizerSetup:
+    """What a run config says about its tokenizer: the chat template and special tokens."""
 
-    tokenizer = AutoTokenizer.from_pretrained(local_folder(source), trust_remote_code=trust_remote_code)
+    chat_template: str | None = None  # a name from harness.chat_templates, or None: the tokenizer's own
+    chat_template_jinja: str | None = None
+    special_tokens: tuple[tuple[str, str], ...] = ()
+    tokenizer_type: str | None = None  # a transformers tokenizer class; None: AutoTokenizer
+
+    @classmethod
+    def of(cls, config: Any) -> TokenizerSetup:
+        return cls(config.chat_template, config.chat_template_jinja, tuple(sorted(config.special_tokens.items())),
+                   config.tokenizer_type)
+
+
+def load_tokenizer(source: ModelSource, trust_remote_code: bool = False, setup: TokenizerSetup | None = None) -> Any:
+    """The model's tokenizer, with the run's chat template and special tokens applied."""
+    import transformers
+
+    from harness.chat_templates import apply_chat_template_choice
+
+    setup = setup or TokenizerSetup()
+    tokenizer_cls = getattr(transformers, setup.tokenizer_type) if setup.tokenizer_type else transformers.AutoTokenizer
+    tokenizer = tokenizer_cls.from_pretrained(local_folder(source), trust_remote_code=trust_remote_code)
+    apply_chat_template_choice(tokenizer, setup.chat_template, setup.chat_template_jinja)
+    if setup.special_tokens:
+        # Tokens already in the vocabulary only change a role (the seed's pad_token);
+        # new ones grow it, and the model's embeddings follow (fit_embeddings).
+        tokenizer.add_special_tokens(dict(setup.special_tokens))
     if tokenizer.pad_token is None:
         # Padding is masked out of the loss and attention; any existing token will do.
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def fit_embeddings(model: Any, tokenizer: Any) -> int:
+    """Grow the model's embeddings to the tokenizer's vocabulary; returns how many rows were added."""
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) <= rows:
+        return 0
+    model.resize_token_embeddings(len(tokenizer))
+    return len(tokenizer) - rows
+
+
+def model_class(model_type: str | None) -> Any:
+    """The transformers class the config's ``model_type`` names (default AutoModelForCausalLM)."""
+    import transformers
+
+    name = model_type or "AutoModelForCausalLM"
+    cls = getattr(transformers, name, None)
+    if cls is None:
+        raise UsageError(f"model_type: transformers has no class {name!r} (e.g. AutoModelForCausalLM, "
+                         f"LlamaForCausalLM)")
+    return cls
 
 
 def load_model(
@@ -210,10 +256,11 @@ def load_model(
     allow_pickle_weights: bool = False,
     base_dir: Path | None = None,
     fingerprint: bool = True,
+    setup: TokenizerSetup | None = None,
+    model_type: str | None = None,
 ) -> LoadedModel:
     """Load a causal LM and its tokenizer: safetensors only unless explicitly allowed."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     source = resolve_model(spec, base_dir)
     if trust_remote_code:
@@ -224,7 +271,7 @@ def load_model(
     dtype = pick_dtype(device, dtype)
     folder = local_folder(source)
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model = model_class(model_type).from_pretrained(
             folder,
             dtype=getattr(torch, dtype),
             trust_remote_code=trust_remote_code,
@@ -232,9 +279,10 @@ def load_model(
         )
     except OSError as error:
         raise UsageError(f"could not load base model {spec!r} from {folder}: {error}") from None
+    tokenizer = load_tokenizer(source, trust_remote_code, setup)
+    fit_embeddings(model, tokenizer)
     model.to(device)
     model.eval()
-    tokenizer = load_tokenizer(source, trust_remote_code)
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,

@@ -57,11 +57,49 @@ def collect(run_dir: Path) -> dict[str, Any]:
 
 
 def render_reports(harness: Harness, run_dir: Path, only: list[str] | None = None) -> list[Path]:
-    """Render with every registered reporter (or the named ones); returns the files written."""
+    """Render a run folder's reports; returns the files written.
+
+    ``only`` names the reporters to use. Without it, the run's own config decides
+    (its ``reporters:``, each with its options; every registered reporter when the
+    config does not say), so ``harness run`` and ``harness report`` honour it alike.
+    """
     results = collect(Path(run_dir))
-    names = only or harness.catalogs["reporter"].names()
+    if only is not None:
+        refs: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in only]
+    else:
+        refs = _configured_reporters(RunFolder(run_dir)) or [(n, {}) for n in _names_in_scope(harness, "run")]
     written: list[Path] = []
-    for name in names:
+    for name, options in refs:
         cls = harness.reporter(name)
-        written += cls(cls.Options()).render(Path(run_dir), results)
+        written += cls(cls.Options.model_validate(options)).render(Path(run_dir), results)
     return written
+
+
+def render_comparison(harness: Harness, compare_dir: Path, summary: dict[str, Any]) -> list[Path]:
+    """Render a comparison with every comparison reporter (compare.json, .md, .html by default)."""
+    written: list[Path] = []
+    for name in _names_in_scope(harness, "comparison"):
+        cls = harness.reporter(name)
+        written += cls(cls.Options()).render(Path(compare_dir), summary)
+    return written
+
+
+def _names_in_scope(harness: Harness, scope: str) -> list[str]:
+    catalog = harness.catalogs["reporter"]
+    return [n for n in catalog.names() if getattr(catalog.get(n), "scope", "run") == scope]
+
+
+def _configured_reporters(folder: RunFolder) -> list[tuple[str, dict[str, Any]]] | None:
+    """The ``reporters:`` of the run's config snapshot as (name, options); None when it does not say."""
+    import yaml
+
+    if not folder.config.is_file():
+        return None
+    configured = (yaml.safe_load(folder.config.read_text(encoding="utf-8")) or {}).get("reporters")
+    if configured is None:
+        return None
+    refs = []
+    for ref in configured:
+        ref = {"name": ref} if isinstance(ref, str) else dict(ref)
+        refs.append((ref.pop("name"), ref))
+    return refs

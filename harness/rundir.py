@@ -23,30 +23,14 @@ A round without ``COMPLETE`` is redone from its last training checkpoint on
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.api import BenchmarkResult, ItemScore
+from harness.files import write_atomic
 
 COMPLETE = "COMPLETE"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write-then-rename, so a crash never leaves a half-written file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _plain(value: Any) -> Any:
@@ -78,7 +62,8 @@ def result_to_json(result: BenchmarkResult) -> dict[str, Any]:
         "n": result.n,
         "score": result.score,
         "seconds": result.seconds,
-        "items": [[i.item_id, i.score] for i in result.items],
+        # [id, score] or [id, score, chance]: the chance level travels with the item.
+        "items": [[i.item_id, i.score] if i.chance is None else [i.item_id, i.score, i.chance] for i in result.items],
         "extra": _plain(result.extra),
     }
 
@@ -87,7 +72,7 @@ def result_from_json(data: dict[str, Any]) -> BenchmarkResult:
     return BenchmarkResult(
         benchmark=data["benchmark"],
         metric=data["metric"],
-        items=[ItemScore(i, s) for i, s in data["items"]],
+        items=[ItemScore(*item) for item in data["items"]],
         seconds=data.get("seconds", 0.0),
         extra=data.get("extra", {}),
     )

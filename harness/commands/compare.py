@@ -22,32 +22,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def print_validated(spec) -> None:
+    """One line per validated strategy, and the data files it will need."""
+    from harness.config import missing_paths
+
+    for name, config in spec.strategies.items():
+        print(f"OK: {name}: trainer {config.trainer.name}, mixer {config.mitigation.mixer.name}, "
+              f"shares {config.mitigation.schedule[:config.mitigation.max_rounds]}, lr {config.learning_rate:g}, "
+              f"forgetting policy {config.forgetting.policy}")
+        for missing in missing_paths(config):
+            print(f"  warning: data file not found (needed at run time): {missing}")
+
+
 def run(args: argparse.Namespace) -> int:
     from functools import partial
 
     from harness.api import UsageError
     from harness.compare import compare, load_compare
-    from harness.config import missing_paths
 
     harness = load_harness(disable=args.disable)
     spec = load_compare(args.config, harness)  # every strategy validated before any model loads
     if args.validate:
-        for name, config in spec.strategies.items():
-            print(f"OK: {name}: trainer {config.trainer.name}, mixer {config.mitigation.mixer.name}, "
-                  f"shares {config.mitigation.schedule[:config.mitigation.max_rounds]}, lr {config.learning_rate:g}")
-            for missing in missing_paths(config):
-                print(f"  warning: data file not found (needed at run time): {missing}")
+        print_validated(spec)
         return 0
     if args.resume and args.compare_dir is None:
         raise UsageError("--resume needs --compare-dir (the comparison to continue)")
     compare_dir = args.compare_dir or Path("runs") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = compare(spec, compare_dir, executor=args.executor, resume=args.resume, only=args.only,
                       harness_factory=partial(load_harness, disable=tuple(args.disable)))
-    from plugins.reports.compare import render_markdown, write_reports
+    from harness.reporting import render_comparison
 
-    print()
-    print(render_markdown(summary))
-    for path in write_reports(compare_dir, summary):
+    written = render_comparison(harness, compare_dir, summary)
+    markdown = [p for p in written if p.suffix == ".md"]
+    if markdown:
+        print()
+        print(markdown[0].read_text(encoding="utf-8"))
+    for path in written:
         print(f"report: {path}")
     failed = [s["name"] for s in summary["strategies"] if s["status"] == "failed"]
     if failed:

@@ -18,6 +18,10 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", help="a registered suite (see `harness plugins`), e.g. general-small")
     parser.add_argument("--benchmark", action="append", default=[], metavar="NAME",
                         help="a benchmark by name (repeatable; instead of or besides --suite)")
+    parser.add_argument("--task", action="append", default=[], metavar="NAME",
+                        help="any lm-eval task or group, as lm-eval's CLI takes it (repeatable)")
+    parser.add_argument("--include-path", metavar="DIR", help="a folder of extra lm-eval task YAMLs (for --task)")
+    parser.add_argument("--num-fewshot", type=int, metavar="N", help="few-shot examples for --task (lm-eval's flag)")
     parser.add_argument("--limit", type=int, default=200, help="items per benchmark, sampled with --seed (0 = all)")
     parser.add_argument("--seed", type=int, default=1234, help="item sampling seed (same seed, same items)")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -28,14 +32,26 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def selected_benchmarks(harness: Harness, args: argparse.Namespace) -> list[Benchmark]:
-    """The benchmarks named by --suite and --benchmark, validated before any model loads."""
+    """The benchmarks named by --suite, --benchmark and --task, validated before any model loads."""
     names = list(harness.suite(args.suite).benchmarks) if args.suite else []
     names += [n for n in args.benchmark if n not in names]
-    if not names:
-        raise UsageError("name what to evaluate: --suite NAME or --benchmark NAME")
+    tasks = list(dict.fromkeys(getattr(args, "task", [])))
+    if not names and not tasks:
+        raise UsageError("name what to evaluate: --suite NAME, --benchmark NAME or --task NAME")
     if args.limit < 0 or args.batch_size < 1:
         raise UsageError("--limit must be >= 0 and --batch-size >= 1")
-    return instantiate(harness, names)
+    if (args.include_path or args.num_fewshot is not None) and not tasks:
+        raise UsageError("--include-path and --num-fewshot apply to --task (lm-eval tasks)")
+    if args.include_path and not Path(args.include_path).is_dir():
+        raise UsageError(f"--include-path {args.include_path}: not a folder")
+    benchmarks = instantiate(harness, names)
+    generic = harness.benchmark("lm_eval")
+    for task in tasks:
+        options = {"task": task, "include_path": args.include_path, "num_fewshot": args.num_fewshot}
+        (benchmark,) = instantiate(harness, [generic.name], {generic.name: options})
+        benchmark.item_ids()  # an unknown task or missing data fails here, before any model loads
+        benchmarks.append(benchmark)
+    return benchmarks
 
 
 def limit_of(args: argparse.Namespace) -> int | None:

@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.commands.train import load_training_data
     from harness.config import load_config
+    from harness.loop import prepare_data
     from harness.plugins import load_harness
     from harness.training import (LengthGroupedSampler, PaddingCollator, attach_lora, load_for_training,
                                   precision, tokenize_examples)
@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
 
     harness = load_harness(disable=args.disable)
     config = load_config(args.config, harness)
-    train, _, _ = load_training_data(config, harness)
-    adapter = config.trainer.name != "full" and not (config.trainer.name == "ewc"
-                                                      and config.trainer.options.get("base") == "full")
+    train = prepare_data(config, harness).train  # the same data, checks and split as `harness run`
+    trainer_cls = harness.trainer(config.trainer.name)
+    adapter = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options)).trains_adapter()
     model, tokenizer = load_for_training(config, frozen=adapter)
     if adapter:
         model = attach_lora(model, config)

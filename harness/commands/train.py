@@ -17,22 +17,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def load_training_data(config, harness):
-    """(train, validation, general) examples from the config's data files, split by val_set_size."""
-    from harness.data import load_examples, validation_split
-
-    domain = []
-    for spec in config.datasets:
-        loaded = load_examples(config.resolve_path(spec.path), harness, type=spec.type)
-        domain += loaded.examples[: spec.max_samples] if spec.max_samples else loaded.examples
-    general = []
-    for spec in config.mitigation.general_data:
-        loaded = load_examples(config.resolve_path(spec.path), harness, type=spec.type)
-        general += loaded.examples[: spec.max_samples] if spec.max_samples else loaded.examples
-    train, validation = validation_split(domain, config.val_set_size, config.seed)
-    return train, validation, general
-
-
 def run(args: argparse.Namespace) -> int:
     from harness.training import describe_plan
 
@@ -41,7 +25,12 @@ def run(args: argparse.Namespace) -> int:
     trainer_cls = harness.trainer(config.trainer.name)
     trainer = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options))
     trainer.check_environment(config)  # before any model or data loads
-    train, validation, general = load_training_data(config, harness)
+    from harness.loop import prepare_data
+
+    # The same sources, validation, length checks and split as `harness run`.
+    data = prepare_data(config, harness)
+    train, validation = data.train, data.validation
+    general = [e for source in data.general for e in source.examples]
     output_dir = config.resolve_path(args.output_dir or config.output_dir)
     print(f"trainer {trainer.name}: {describe_plan(config, len(train))}, {len(validation)} validation examples")
     record = trainer.train(TrainRequest(settings=config, train=train, validation=validation,

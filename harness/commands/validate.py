@@ -1,22 +1,42 @@
-"""``harness validate CONFIG``: check a run config without loading any model or data."""
+"""``harness validate CONFIG``: check a run or compare config without loading any model or data."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from harness.config import load_config, missing_paths
 from harness.plugins import load_harness
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("validate", help="validate a run config (exit 2 if invalid)")
-    parser.add_argument("config", help="path to a YAML run config")
+    parser = subparsers.add_parser("validate", help="validate a run or compare config (exit 2 if invalid)")
+    parser.add_argument("config", help="path to a YAML run config, or a compare config (with strategies:)")
     parser.set_defaults(handler=run)
+
+
+def _is_compare_config(path: str) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False  # load_config reports it properly
+    return isinstance(data, dict) and "strategies" in data
 
 
 def run(args: argparse.Namespace) -> int:
     harness = load_harness(disable=args.disable)
+    if _is_compare_config(args.config):
+        from harness.commands.compare import print_validated
+        from harness.compare import load_compare
+
+        print_validated(load_compare(args.config, harness))
+        return 0
     config = load_config(args.config, harness)
+    from harness.loop import build_components
+
+    build_components(config, harness)  # duplicate benchmarks, a trainer that cannot run here
     print(f"OK: {args.config}")
     print(f"  base model : {config.base_model}")
     trainer = config.trainer

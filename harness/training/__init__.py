@@ -13,11 +13,17 @@ from harness.training.callbacks import EvaluationCallback, StepStats
 from harness.training.checkpoints import last_complete_checkpoint
 from harness.training.data import LengthGroupedSampler, PaddingCollator, TokenizedDataset, tokenize_examples
 from harness.training.engine import EngineOptions, HarnessTrainer, TrainingStopped, describe_plan, run_training
+from harness.training.ewc import FullDriftPenalty, LoraDriftPenalty, adapted_weight_names
+from harness.training.fisher import cached_fisher
 from harness.training.modeling import attach_lora, load_for_training, seed_everything
 from harness.training.schedule import LrMultiplier, build_scheduler, default_warmup_steps
 
 __all__ = [
     "EngineOptions",
+    "FullDriftPenalty",
+    "LoraDriftPenalty",
+    "adapted_weight_names",
+    "cached_fisher",
     "EvaluationCallback",
     "HarnessTrainer",
     "LengthGroupedSampler",

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from typing import Any, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from harness.api import Example, UsageError
+from harness.files import atomic_path
 from harness.models import cache_root, weights_fingerprint
 from harness.tokenize import encode
 
@@ -124,11 +123,8 @@ def cached_fisher(
         return {n: t.to(device) for n, t in load_file(str(path)).items()}
     fisher = estimate_fisher(model, tokenizer, examples, param_names, max_length=max_length,
                              train_on=train_on, normalize=normalize)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    save_file({n: t.detach().cpu().contiguous() for n, t in fisher.items()}, tmp)
-    os.replace(tmp, path)  # readers see the whole file or none
+    with atomic_path(path) as tmp:  # readers see the whole file or none
+        save_file({n: t.detach().cpu().contiguous() for n, t in fisher.items()}, str(tmp))
     return fisher
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from harness.api import UsageError
-from harness.models import load_tokenizer, local_folder, pick_device, resolve_model
+from harness.models import (TokenizerSetup, fit_embeddings, load_tokenizer, local_folder, model_class,
+                            pick_device, resolve_model)
 from harness.training.arguments import precision
 
 
@@ -29,8 +30,6 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
 
     Extra keyword arguments go to ``from_pretrained`` (QLoRA passes its quantization config).
     """
-    from transformers import AutoModelForCausalLM
-
     seed_everything(settings.seed)
     source = resolve_model(settings.base_model, getattr(settings, "_base_dir", None))
     device = pick_device(settings.device)
@@ -43,7 +42,7 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
         dtype = getattr(torch, settings.dtype) if frozen else torch.float32
     folder = local_folder(source)
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model = model_class(settings.model_type).from_pretrained(
             folder,
             dtype=from_pretrained.pop("dtype", dtype),
             trust_remote_code=settings.trust_remote_code,
@@ -52,10 +51,12 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
         )
     except OSError as error:
         raise UsageError(f"could not load base model {settings.base_model!r} from {folder}: {error}") from None
+    tokenizer = load_tokenizer(source, settings.trust_remote_code, TokenizerSetup.of(settings))
+    # Special tokens new to the vocabulary need embedding rows (trained: see attach_lora).
+    model.harness_added_tokens = fit_embeddings(model, tokenizer)
     if "quantization_config" not in from_pretrained:
         model.to(device)
     model.config.use_cache = False  # the KV cache is only for generation
-    tokenizer = load_tokenizer(source, settings.trust_remote_code)
     return model, tokenizer
 
 
@@ -70,15 +71,25 @@ def attach_lora(model: Any, settings: Any, *, dropout: float | None = None) -> A
             f"lora_target_modules: {missing} not found in {settings.base_model!r}; "
             f"its linear layers include: {', '.join(sorted(_linear_names(model)))}"
         )
+    # New special tokens start with untrained embedding rows: train (and save) the
+    # embeddings and output layer with the adapter, or the model could never use them.
+    added = getattr(model, "harness_added_tokens", 0)
     config = LoraConfig(
         r=settings.lora_r,
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout if dropout is None else dropout,
         target_modules=list(settings.lora_target_modules),
+        modules_to_save=_embedding_modules(model) if added else None,
         task_type="CAUSAL_LM",
     )
     # autocast_adapter_dtype keeps the adapters in fp32 over a bf16 base.
     return get_peft_model(model, config, autocast_adapter_dtype=True)
+
+
+def _embedding_modules(model: Any) -> list[str]:
+    names = [model.get_input_embeddings(), model.get_output_embeddings()]
+    by_module = {id(module): name.rsplit(".", 1)[-1] for name, module in model.named_modules()}
+    return sorted({by_module[id(m)] for m in names if m is not None and id(m) in by_module})
 
 
 def _linear_names(model: Any) -> set[str]:

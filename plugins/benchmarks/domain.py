@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from harness.api import (
+    IGNORE_INDEX,
     Benchmark,
     BenchmarkResult,
     ComponentOptions,
@@ -27,9 +28,9 @@ from harness.api import (
     LoadedModel,
     Message,
     UsageError,
+    encode,
 )
 from harness.hookspecs import hookimpl
-from harness.tokenize import IGNORE_INDEX, encode
 
 EXAMPLE_DATA = Path(__file__).resolve().parents[1] / "example_data" / "emergency_response"
 

@@ -85,6 +85,14 @@ class LmEvalBenchmark(Benchmark):
     Options = LmEvalOptions
     role = "general"
 
+    @classmethod
+    def identity(cls, options: ComponentOptions) -> str:
+        # Two generic benchmarks differ by task (and shots): lm_eval:arc_easy, lm_eval:mmlu@5shot.
+        if not isinstance(options, LmEvalOptions):
+            return cls.name
+        shots = f"@{options.num_fewshot}shot" if options.num_fewshot is not None else ""
+        return f"{cls.name}:{options.task}{shots}"
+
     # Subclasses fix the task; these read from options in the generic case.
     @property
     def task(self) -> str:

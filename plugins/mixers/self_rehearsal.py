@@ -17,11 +17,11 @@ from pathlib import Path
 
 from pydantic import Field
 
-from harness.api import ComponentOptions, DataSource, Example, Message, MixContext, Mixer, MixResult, UsageError
-from harness.data_sources import load_prompt_set
+from harness.api import (ComponentOptions, DataSource, Example, Message, MixContext, Mixer, MixResult, UsageError,
+                         generate, load_prompt_set)
 
 from .common import blend, general_count, log, manifest, shortfall
-from .generation import AnswerCache, generate, prompt_key, prompt_messages, prompts_hash
+from .generation import AnswerCache, prompt_key, prompt_messages, prompts_hash
 
 
 class SelfRehearsalMixer(Mixer):
@@ -119,7 +119,7 @@ class SelfRehearsalMixer(Mixer):
 
 
 def _weights_fingerprint(model: object) -> str:
-    from harness.models import weights_fingerprint
+    from harness.api import weights_fingerprint
 
     return weights_fingerprint(model)
 

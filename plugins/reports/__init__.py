@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.api import Reporter
+from harness.api import Reporter, write_atomic
 from harness.hookspecs import hookimpl
-from harness.rundir import write_atomic
 
 from . import view
 
@@ -62,8 +61,59 @@ class HtmlReporter(_ViewReporter):
         return render_html(report)
 
 
+class _ComparisonReporter(Reporter):
+    """Renders a strategy comparison's summary (compare.json's dict) to one file."""
+
+    scope = "comparison"
+    filename: str
+
+    def text(self, summary: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def render(self, compare_dir: Path, summary: dict[str, Any]) -> list[Path]:
+        path = Path(compare_dir) / self.filename
+        write_atomic(path, self.text(summary))
+        return [path]
+
+
+class CompareJsonReporter(_ComparisonReporter):
+    name = "compare_json"
+    summary = "compare.json: every strategy's numbers, machine-readable (schema harness.compare/1)."
+    filename = "compare.json"
+
+    def text(self, summary: dict[str, Any]) -> str:
+        from .compare import render_json
+
+        return render_json(summary)
+
+
+class CompareMarkdownReporter(_ComparisonReporter):
+    name = "compare_markdown"
+    summary = "compare.md: the strategies side by side, for CI summaries and pull requests."
+    filename = "compare.md"
+
+    def text(self, summary: dict[str, Any]) -> str:
+        from .compare import render_markdown
+
+        return render_markdown(summary)
+
+
+class CompareHtmlReporter(_ComparisonReporter):
+    name = "compare_html"
+    summary = "compare.html: the strategies side by side with charts, one self-contained page."
+    filename = "compare.html"
+
+    def text(self, summary: dict[str, Any]) -> str:
+        from .compare import render_html
+
+        return render_html(summary)
+
+
 @hookimpl
 def harness_register_reporters(register):
     register(HtmlReporter)
     register(MarkdownReporter)
     register(JsonReporter)
+    register(CompareJsonReporter)
+    register(CompareMarkdownReporter)
+    register(CompareHtmlReporter)

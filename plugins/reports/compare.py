@@ -17,8 +17,7 @@ from typing import Any
 
 import jinja2
 
-from harness.rundir import write_atomic
-from harness.stats import format_pct
+from harness.api import format_pct, write_atomic
 
 from . import svg
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import jinja2
 
-from harness.gate import STATUS_LABELS
-from harness.stats import format_pct
+from harness.api import STATUS_LABELS, format_pct
 
 from . import svg
 

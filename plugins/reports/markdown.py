@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.gate import STATUS_LABELS
-from harness.stats import format_pct
+from harness.api import STATUS_LABELS, format_pct
 
 
 def _pct(value: float | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.stats import status_of
+from harness.api import status_of
 
 RESULTS_SCHEMA = "harness.results/1"
 

@@ -31,12 +31,14 @@ class EwcTrainer(Trainer):
     summary = "LoRA or full fine-tuning plus an Elastic Weight Consolidation penalty (needs general data)"
     Options = EwcOptions
 
+    def trains_adapter(self) -> bool:
+        return self.options.base == "lora"
+
     def train(self, request: TrainRequest) -> TrainingRecord:
         # The engine imports torch and transformers: only when training, not when a
         # command merely lists plugins or validates a config.
-        from harness.training import EngineOptions, attach_lora, load_for_training, run_training
-        from harness.training.ewc import FullDriftPenalty, LoraDriftPenalty, adapted_weight_names
-        from harness.training.fisher import cached_fisher
+        from harness.training import (EngineOptions, FullDriftPenalty, LoraDriftPenalty, adapted_weight_names,
+                                      attach_lora, cached_fisher, load_for_training, run_training)
 
         options: EwcOptions = self.options  # type: ignore[assignment]
         settings = request.settings

@@ -13,6 +13,9 @@ class FullTrainer(Trainer):
     aliases = ("full_finetune",)
     summary = "full fine-tuning of all parameters; writes a standard model folder"
 
+    def trains_adapter(self) -> bool:
+        return False
+
     def train(self, request: TrainRequest) -> TrainingRecord:
         from harness.training import EngineOptions, load_for_training, run_training  # heavy: import on use
         model, tokenizer = load_for_training(request.settings, frozen=False)
