@@ -404,6 +404,8 @@ HELPERS: dict[str, str] = {
     "format_pct": "harness.stats",
     "status_of": "harness.stats",
     "status_label": "harness.gate",
+    "comparison_row": "harness.gate",
+    "markdown_table": "harness.gate",
     "STATUS_LABELS": "harness.gate",
 }
 

@@ -229,7 +229,7 @@ def run_strategy(name: str, config_data: dict[str, Any], base_dir: str, compare_
 
     root = strategy_dir(Path(compare_dir), name)
     folder = RunFolder(root)
-    for stale in (root / "error.json", root / "traceback.txt"):
+    for stale in (folder.error, folder.traceback):
         stale.unlink(missing_ok=True)
     started = time.perf_counter()
     try:
@@ -246,10 +246,10 @@ def run_strategy(name: str, config_data: dict[str, Any], base_dir: str, compare_
                 "seconds": round(time.perf_counter() - started, 1)}
     except Exception as error:  # noqa: BLE001 - one strategy's failure must not lose the others
         root.mkdir(parents=True, exist_ok=True)
-        (root / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        write_atomic(folder.traceback, traceback.format_exc())
         record = {"name": name, "status": "failed", "error": f"{type(error).__name__}: {error}",
-                  "traceback": str(root / "traceback.txt"), "seconds": round(time.perf_counter() - started, 1)}
-        write_json(root / "error.json", record)
+                  "traceback": str(folder.traceback), "seconds": round(time.perf_counter() - started, 1)}
+        write_json(folder.error, record)
         return record
 
 
@@ -317,8 +317,9 @@ def run_ray(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, *, sett
                 record = {"name": name, "status": "failed", "error": f"ray task failed: {error}"}
                 root = strategy_dir(Path(jobs[0]["compare_dir"]), name)
                 root.mkdir(parents=True, exist_ok=True)
-                (root / "traceback.txt").write_text(str(error), encoding="utf-8")
-                write_json(root / "error.json", record)
+                failed = RunFolder(root)
+                write_atomic(failed.traceback, str(error))
+                write_json(failed.error, record)
                 results.append(record)
         return results
     finally:

@@ -47,7 +47,7 @@ def _training_cost(folder: RunFolder) -> dict[str, Any]:
     """Summed over every round the strategy trained (one, unless it asked for the loop)."""
     tokens, seconds, steps, rounds = 0, 0.0, 0, 0
     for index in folder.completed_rounds():
-        path = folder.round_dir(index) / "training.json"
+        path = folder.round(index).training
         if path.is_file():
             record = read_json(path)
             tokens += int(record.get("tokens") or 0)
@@ -68,10 +68,10 @@ def _strategy(name: str, root: Path, overrides: dict[str, Any], trainer: str) ->
                      general_share=chosen["general_share"], learning_rate=chosen["learning_rate"],
                      seconds=verdict.get("seconds"), cost=_training_cost(folder),
                      forgetting=chosen["forgetting"], gain=chosen["gain"])
-    elif (root / "error.json").is_file():
-        error = read_json(root / "error.json")
+    elif folder.error.is_file():
+        error = read_json(folder.error)
         entry.update(status="failed", passed=False, error=error.get("error"),
-                     traceback=str(root / "traceback.txt"))
+                     traceback=str(folder.traceback))
     else:
         entry.update(status="not run", passed=False)
     return entry

@@ -316,7 +316,7 @@ def merge_adapter(base: LoadedModel, adapter_dir: str | Path, *, copy_weights: b
         model=merged,
         tokenizer=base.tokenizer,
         name=f"{base.name}+{adapter_dir.name}",
-        fingerprint=weights_fingerprint(merged),
+        fingerprint="",  # hashed once, by the Scorer that evaluates it
         device=base.device,
         dtype=base.dtype,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,71 @@ def judge(verdict: dict[str, Any], max_forgetting: float | None = None, policy: 
     return overall_status(list(statuses.values())), lines
 
 
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def comparison_row(c: dict[str, Any], threshold: float, policy: str, role: str) -> dict[str, Any]:
+    """One saved comparison as every renderer shows it (results.json's ``comparison``).
+
+    Change is relative to the base and positive = better (the negated forgetting).
+    """
+    return {
+        "benchmark": c["benchmark"],
+        "metric": c["metric"],
+        "n": c["n"],
+        "base": _num(c["base"]),
+        "candidate": _num(c["candidate"]),
+        "change_pct": _num(-c["relative"]),
+        "change_ci_pct": [_num(-c["relative_ci"]["high"]), _num(-c["relative_ci"]["low"])],
+        "forgetting_pct": _num(c["relative"]),
+        "forgetting_ci_pct": [_num(c["relative_ci"]["low"]), _num(c["relative_ci"]["high"])],
+        "difference": _num(c["difference"]),
+        "difference_ci": [_num(c["difference_ci"]["low"]), _num(c["difference_ci"]["high"])],
+        "p_value": _num(c["p_value"]),
+        "p_test": "mcnemar" if c.get("p_is_mcnemar", True) else "sign",
+        "worse": c.get("worse"),
+        "better": c.get("better"),
+        "status": status_of(c, threshold, policy) if role == "general" else (c.get("status") or _saved_gain(c)),
+        "reason": c.get("reason", ""),
+        "more_items": c.get("more_items"),
+        "chance": _num(c.get("chance")),
+        "ci_method": c.get("ci_method", "paired bootstrap"),
+        "looks": [{"n": look["n"], "status": look["status"]} for look in c.get("looks", [])],
+    }
+
+
+def _saved_gain(c: dict[str, Any]) -> str:
+    """Runs saved before gain statuses existed: say what their McNemar p supports."""
+    if c["p_value"] < 0.05:
+        return "gain" if c["relative"] < 0 else "worse"
+    return "no significant change"
+
+
+def markdown_table(domain: list[dict[str, Any]], general: list[dict[str, Any]], policy: str) -> list[str]:
+    """The verdict table in Markdown, from :func:`comparison_row` rows: the one table the gate and reports print."""
+    lines = ["| benchmark | role | n | base | fine-tuned | change | CI | p | status |",
+             "|---|---|---:|---:|---:|---:|---|---:|---|"]
+    for role, rows in (("domain", domain), ("general", general)):
+        for c in rows:
+            status = status_label(c["status"], policy) if role == "general" else c["status"]
+            if status == "decided fail" or (policy != "sequential" and role == "general" and status == "fail"):
+                status = f"**{status}**"
+            if c.get("more_items") and c["status"] == "undecided":
+                status += f" (~{c['more_items']} more items)"
+            elif c.get("reason"):
+                status += f" ({c['reason']})"
+            p = "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}"
+            lines.append(f"| {c['benchmark']} | {role} | {c['n']} | {_score(c['base'])} | {_score(c['candidate'])} | "
+                         f"{format_pct(c['change_pct'])} | [{format_pct(c['change_ci_pct'][0])}, "
+                         f"{format_pct(c['change_ci_pct'][1])}] | {p} | {status} |")
+    return lines
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 STATUS_LABELS = {"pass": "decided pass", "fail": "decided fail", "undecided": "undecided",
                  "uninformative": "uninformative"}
 
@@ -97,6 +163,9 @@ def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = Non
     rule = method or {"point": "the point estimate must stay below it",
                       "strict": "the upper 95% CI bound must stay below it",
                       "sequential": "decided pass when the upper confidence bound is below it"}[policy]
+    general = [{**comparison_row(c, threshold, policy, "general"), "status": statuses[name]}
+               for name, c in chosen["forgetting"].items()]
+    domain = [comparison_row(c, threshold, policy, "domain") for c in chosen.get("gain", {}).values()]
     lines = [
         f"## Forgetting gate: {status.upper()}",
         "",
@@ -104,25 +173,8 @@ def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = Non
         f"(general share {chosen['general_share']:.0%}, learning rate {chosen['learning_rate']:g}). "
         f"Threshold {threshold:g}% relative degradation, `{policy}` policy ({rule}).",
         "",
-        "| benchmark | n | base | fine-tuned | change (relative) | CI | McNemar p | status |",
-        "|---|---:|---:|---:|---:|---|---:|---|",
+        *markdown_table(domain, general, policy),
     ]
-    for name, c in chosen["forgetting"].items():
-        label = status_label(statuses[name], policy)
-        if statuses[name] == "fail":
-            label = f"**{label}**"
-        elif statuses[name] == "undecided" and c.get("more_items"):
-            label += f" (~{c['more_items']} more items)"
-        lines.append(
-            f"| {name} | {c['n']} | {c['base']:.3f} | {c['candidate']:.3f} | {_pct(-c['relative'])} | "
-            f"[{_pct(-c['relative_ci']['high'])}, {_pct(-c['relative_ci']['low'])}] | {c['p_value']:.3g} | {label} |"
-        )
-    for name, c in chosen.get("gain", {}).items():
-        lines.append(
-            f"| {name} (domain) | {c['n']} | {c['base']:.3f} | {c['candidate']:.3f} | {_pct(-c['relative'])} | "
-            f"[{_pct(-c['relative_ci']['high'])}, {_pct(-c['relative_ci']['low'])}] | {c['p_value']:.3g} | "
-            f"{c.get('status') or 'gain'} |"
-        )
     lines += ["", "Rounds: " + ", ".join(
         f"{r['round']} ({r['general_share']:.0%}: {r.get('status') or ('pass' if r['passed'] else 'fail')}, "
         f"worst {r['worst_forgetting']:.1f}%)" for r in verdict["rounds"]) + f". {verdict['reason']}."]

@@ -46,7 +46,7 @@ from harness.judging import JudgeSettings
 from harness.models import cache_root
 from harness.plugins import Harness
 from harness.gate import VERDICT_SCHEMA
-from harness.rundir import RunFolder, read_json, write_atomic, write_json
+from harness.rundir import RoundFolder, RunFolder, read_json, write_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -213,12 +213,11 @@ def _comparison_from_json(data: dict[str, Any]) -> stats.Comparison:
 
 
 def load_evaluation(folder: RunFolder, index: int) -> EvaluationRecord:
-    rdir = folder.round_dir(index)
-    saved = read_json(rdir / "forgetting.json")
-    base_file = rdir / "base_eval.json"
+    files = folder.round(index)
+    saved = read_json(files.forgetting)
     return EvaluationRecord(
-        base=folder.load_results(base_file if base_file.is_file() else folder.base_eval),
-        candidate=folder.load_results(rdir / "eval.json"),
+        base=folder.load_results(files.base_eval if files.base_eval.is_file() else folder.base_eval),
+        candidate=folder.load_results(files.eval),
         forgetting={k: _comparison_from_json(v) for k, v in saved["forgetting"].items()},
         gain={k: _comparison_from_json(v) for k, v in saved["gain"].items()},
         passed=saved["passed"], policy=saved["policy"], threshold=saved["threshold"],
@@ -253,7 +252,7 @@ class Loop:
                                     trust_remote_code=self.config.trust_remote_code,
                                     allow_pickle_weights=self.config.allow_pickle_weights,
                                     base_dir=self.config.resolve_path("."), setup=TokenizerSetup.of(self.config),
-                                    model_type=self.config.model_type)
+                                    model_type=self.config.model_type, fingerprint=False)  # the Scorer hashes it
             self._add_time("load base model", start)
         return self._base
 
@@ -333,11 +332,11 @@ class Loop:
         return results
 
     def _load_round(self, plan: RoundPlan) -> tuple[RoundOutcome, NextRound]:
-        rdir = plan.run_dir
-        saved_plan = read_json(rdir / "plan.json")
+        files = self.folder.round(plan.index)
+        saved_plan = read_json(files.plan)
         plan.general_share, plan.learning_rate = saved_plan["general_share"], saved_plan["learning_rate"]
         plan.reason = saved_plan.get("reason", "")
-        decision = read_json(rdir / "decision.json")
+        decision = read_json(files.decision)
         return (
             RoundOutcome(plan, load_evaluation(self.folder, plan.index)),
             NextRound(Action(decision["action"]), decision["reason"], decision.get("general_share"),
@@ -346,8 +345,8 @@ class Loop:
 
     def _run_round(self, plan: RoundPlan, data: RunData, history: list[RoundOutcome]) -> tuple[RoundOutcome, NextRound]:
         hook = self.harness.hook
-        rdir = plan.run_dir
-        write_json(rdir / "plan.json", {"index": plan.index, "general_share": plan.general_share,
+        files = self.folder.round(plan.index)
+        write_json(files.plan, {"index": plan.index, "general_share": plan.general_share,
                                         "learning_rate": plan.learning_rate, "reason": plan.reason})
         self._say(f"round {plan.index}: general share {plan.general_share:.0%}, learning rate {plan.learning_rate:g}")
 
@@ -359,13 +358,13 @@ class Loop:
             MixContext(general_share=plan.general_share, seed=self.config.seed,
                        cache_dir=cache_root(), load_base_model=self.base_model),
         )
-        write_json(rdir / "mix.json", mixed.manifest)
-        write_json(rdir / "data_stats.json", self._data_stats(mixed.examples))
+        write_json(files.mix, mixed.manifest)
+        write_json(files.data_stats, self._data_stats(mixed.examples))
         self._add_time("mix data", start)
 
         hook.harness_before_train(plan=plan)
         start = time.perf_counter()
-        train_dir = rdir / "train"
+        train_dir = files.train
         general_examples = [e for s in data.general for e in s.examples]
         training: TrainingRecord = self.components.trainer.train(TrainRequest(
             settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
@@ -373,20 +372,20 @@ class Loop:
             on_evaluate=self._early_warning(data, mixed.examples),
         ))
         self._add_time("train", start)
-        write_json(rdir / "training.json", training)
+        write_json(files.training, training)
         hook.harness_after_train(plan=plan, training=training)
-        weights, is_adapter = self._choose_weights(training, rdir)
+        weights, is_adapter = self._choose_weights(training, files)
 
         start = time.perf_counter()
         candidate = self._candidate(weights, is_adapter)
         scorer = Scorer(candidate, batch_size=self.config.benchmarks.batch_size)
         evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
         self._add_time("evaluate rounds", start)
-        write_json(rdir / "samples.json", self._samples(candidate, data))
+        write_json(files.samples, self._samples(candidate, data))
         del candidate, scorer
-        self.folder.save_results(rdir / "eval.json", evaluation.candidate)
-        self.folder.save_results(rdir / "base_eval.json", evaluation.base)
-        write_json(rdir / "forgetting.json", _comparisons_json(evaluation))
+        self.folder.save_results(files.eval, evaluation.candidate)
+        self.folder.save_results(files.base_eval, evaluation.base)
+        write_json(files.forgetting, _comparisons_json(evaluation))
         hook.harness_after_evaluate(plan=plan, evaluation=evaluation)
         self._say(_round_summary(plan, evaluation))
 
@@ -396,7 +395,7 @@ class Loop:
         )
         if decision is None:
             raise UsageError("no plugin answered harness_next_round (is the 'policies' plugin disabled?)")
-        write_json(rdir / "decision.json", decision)
+        write_json(files.decision, decision)
         self.folder.mark_complete(plan.index)
         self._say(f"round {plan.index}: {decision.action.value} - {decision.reason}")
         return outcome, decision
@@ -419,7 +418,7 @@ class Loop:
         if not prompts:
             return []
         start = time.perf_counter()
-        base_file = self.folder.root / "base" / "samples.json"
+        base_file = self.folder.base_samples
         if base_file.is_file():
             base_outputs = [s["output"] for s in read_json(base_file)]
         else:
@@ -460,7 +459,7 @@ class Loop:
         return GeneralDrift(general, base.tokenizer, max_length=self.config.sequence_len,
                             batch_size=self.config.eval_batch_size, reference=base.model)
 
-    def _choose_weights(self, training: TrainingRecord, rdir: Path) -> tuple[Path, bool]:
+    def _choose_weights(self, training: TrainingRecord, files: RoundFolder) -> tuple[Path, bool]:
         """The final weights, or the forgetting-aware choice among evaluation-step checkpoints."""
         choice: dict[str, Any] = {"policy": self.config.forgetting.checkpoint_choice, "step": training.steps,
                                   "weights": str(training.weights_dir), "reason": "the final weights"}
@@ -478,7 +477,7 @@ class Loop:
                 choice.update(step=step, weights=str(weights), reason=reason)
             else:
                 choice["reason"] = f"the final weights ({reason})"
-        write_json(rdir / "checkpoint_choice.json", choice)
+        write_json(files.checkpoint_choice, choice)
         if choice["step"] != training.steps:
             self._say(f"checkpoint: {choice['reason']}")
         return Path(choice["weights"]), training.is_adapter
@@ -490,7 +489,7 @@ class Loop:
         if is_adapter:
             return merge_adapter(self.base_model(), weights)
         return load_model(str(weights), device=self.config.device, dtype=self.config.dtype,
-                          model_type=self.config.model_type)
+                          model_type=self.config.model_type, fingerprint=False)
 
     def _verdict(self, history: list[RoundOutcome], seconds: float) -> dict[str, Any]:
         rounds = []

@@ -33,19 +33,18 @@ def collect(run_dir: Path) -> dict[str, Any]:
     verdict = read_json(folder.verdict)
     rounds = {}
     for index in folder.completed_rounds():
-        rdir = folder.round_dir(index)
+        files = folder.round(index)
         rounds[index] = {
-            "plan": read_json(rdir / "plan.json"),
-            "mix": read_json(rdir / "mix.json") if (rdir / "mix.json").is_file() else {},
-            "training": read_json(rdir / "training.json") if (rdir / "training.json").is_file() else {},
-            "metrics": read_jsonl(rdir / "train" / "metrics.jsonl"),
-            "decision": read_json(rdir / "decision.json"),
-            "samples": read_json(rdir / "samples.json") if (rdir / "samples.json").is_file() else [],
-            "data_stats": read_json(rdir / "data_stats.json") if (rdir / "data_stats.json").is_file() else {},
-            "checkpoint_choice": (read_json(rdir / "checkpoint_choice.json")
-                                  if (rdir / "checkpoint_choice.json").is_file() else {}),
+            "plan": files.read("plan"),
+            "mix": files.read("mix", {}),
+            "training": files.read("training", {}),
+            "metrics": read_jsonl(files.metrics),
+            "decision": files.read("decision"),
+            "samples": files.read("samples", []),
+            "data_stats": files.read("data_stats", {}),
+            "checkpoint_choice": files.read("checkpoint_choice", {}),
         }
-    base_samples = folder.root / "base" / "samples.json"
+    base_samples = folder.base_samples
     return {
         "run_dir": str(folder.root),
         "verdict": verdict,

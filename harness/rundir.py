@@ -6,15 +6,25 @@ Layout::
       config.yml               the validated config, as run
       data/manifest.json       counts and hashes of every source, the split
       base/eval.json           the base model's per-item results
+      base/samples.json        the base model's sample generations
       rounds/round-N/
         plan.json              share and learning rate of this round
         mix.json               what the mixer put in (counts, hashes, percentages)
+        data_stats.json        token lengths of the training mix
         train/                 the trainer's folder: adapter or model, metrics.jsonl, checkpoints
-        eval.json              the candidate's per-item results
-        forgetting.json        per benchmark: base -> candidate, CI, p-value; the verdict
+        training.json          the trainer's record (steps, losses, tokens, seconds)
+        checkpoint_choice.json which weights were evaluated, and why
+        eval.json              the candidate's per-item results (the items this round's verdict used)
+        base_eval.json         the base's per-item results on those same items
+        samples.json           base vs fine-tuned generations
+        forgetting.json        per benchmark: base -> candidate, CI, p-value, status; the verdict
         decision.json          what the loop does next, and why
         COMPLETE               written last: the round is fully on disk
       verdict.json             the run's outcome (the release gate reads this)
+      error.json, traceback.txt  a strategy of a comparison that failed
+
+Every file name lives here: the loop, resume, reports, the gate and comparisons
+reach files through :class:`RunFolder` and :class:`RoundFolder`, never by literal.
 
 A round without ``COMPLETE`` is redone from its last training checkpoint on
 ``--resume``; a complete one is read back, never recomputed.
@@ -78,6 +88,32 @@ def result_from_json(data: dict[str, Any]) -> BenchmarkResult:
     )
 
 
+class RoundFolder:
+    """The files of one round (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def __getattr__(self, name: str) -> Path:
+        if name in _ROUND_FILES:
+            return self.root / _ROUND_FILES[name]
+        raise AttributeError(name)
+
+    def read(self, name: str, default: Any = None) -> Any:
+        """A round file's JSON, or ``default`` when the file is not there."""
+        path = getattr(self, name)
+        return read_json(path) if path.is_file() else default
+
+
+# Round file names, by the attribute RoundFolder gives them.
+_ROUND_FILES = {
+    "plan": "plan.json", "mix": "mix.json", "data_stats": "data_stats.json", "train": "train",
+    "training": "training.json", "checkpoint_choice": "checkpoint_choice.json", "eval": "eval.json",
+    "base_eval": "base_eval.json", "samples": "samples.json", "forgetting": "forgetting.json",
+    "decision": "decision.json", "complete": COMPLETE, "metrics": "train/metrics.jsonl",
+}
+
+
 class RunFolder:
     """Paths and atomic reads/writes for one run."""
 
@@ -97,11 +133,26 @@ class RunFolder:
         return self.root / "base" / "eval.json"
 
     @property
+    def base_samples(self) -> Path:
+        return self.root / "base" / "samples.json"
+
+    @property
     def verdict(self) -> Path:
         return self.root / "verdict.json"
 
+    @property
+    def error(self) -> Path:
+        return self.root / "error.json"
+
+    @property
+    def traceback(self) -> Path:
+        return self.root / "traceback.txt"
+
     def round_dir(self, index: int) -> Path:
         return self.root / "rounds" / f"round-{index}"
+
+    def round(self, index: int) -> RoundFolder:
+        return RoundFolder(self.round_dir(index))
 
     def is_complete(self, index: int) -> bool:
         return (self.round_dir(index) / COMPLETE).is_file()

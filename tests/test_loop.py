@@ -90,7 +90,7 @@ def test_gate_exit_codes(scenario, tmp_path):
     loop.run(config, harness, tmp_path / "run", progress=False)
     passed = _gate(tmp_path / "run")
     assert passed.returncode == 0 and "## Forgetting gate: PASS" in passed.stdout
-    assert "| test_general | 100 | 1.000 | 0.980 |" in passed.stdout
+    assert "| test_general | general | 100 | 1.000 | 0.980 |" in passed.stdout
     strict = _gate(tmp_path / "run" / "verdict.json", "--max-forgetting", "1")
     assert strict.returncode == 1 and "FAIL" in strict.stdout
     bad = tmp_path / "bad.json"

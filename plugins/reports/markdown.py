@@ -4,19 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api import STATUS_LABELS, format_pct
-
-
-def _pct(value: float | None) -> str:
-    return format_pct(value)
-
-
-def _ci(pair: list[float | None]) -> str:
-    return f"[{_pct(pair[0])}, {_pct(pair[1])}]"
-
-
-def _score(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+from harness.api import markdown_table
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -38,18 +26,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"## Round {r['round']}: general share {r['general_share']:.0%}, learning rate {r['learning_rate']:g} "
             f"- {r['status']}",
             "",
-            "| benchmark | role | n | base | fine-tuned | change | 95% CI | p | status |",
-            "|---|---|---:|---:|---:|---:|---|---:|---|",
+            *markdown_table(r["domain"], r["general"], verdict["policy"]),
         ]
-        for role, rows in (("domain", r["domain"]), ("general", r["general"])):
-            for c in rows:
-                p = "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}"
-                lines.append(
-                    f"| {c['benchmark']} | {role} | {c['n']} | {_score(c['base'])} | {_score(c['candidate'])} | "
-                    f"{_pct(c['change_pct'])} | {_ci(c['change_ci_pct'])} | "
-                    f"{p} | {STATUS_LABELS.get(c['status'], c['status'])}"
-                    + (f" ({c['reason']})" if c.get("reason") else "") + " |"
-                )
         decision = r.get("decision") or {}
         if decision:
             lines += ["", f"Decision: **{decision.get('action')}**: {decision.get('reason')}"]

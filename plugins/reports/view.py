@@ -10,47 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.api import status_of
+from harness.api import comparison_row
 
 RESULTS_SCHEMA = "harness.results/1"
 
 
 def _num(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def _comparison(c: dict[str, Any], threshold: float, policy: str, kind: str) -> dict[str, Any]:
-    return {
-        "benchmark": c["benchmark"],
-        "metric": c["metric"],
-        "n": c["n"],
-        "base": _num(c["base"]),
-        "candidate": _num(c["candidate"]),
-        # Positive forgetting = worse; gain is its negation so "positive = better" reads naturally.
-        "change_pct": _num(-c["relative"]),
-        "change_ci_pct": [_num(-c["relative_ci"]["high"]), _num(-c["relative_ci"]["low"])],
-        "forgetting_pct": _num(c["relative"]),
-        "forgetting_ci_pct": [_num(c["relative_ci"]["low"]), _num(c["relative_ci"]["high"])],
-        "difference": _num(c["difference"]),
-        "difference_ci": [_num(c["difference_ci"]["low"]), _num(c["difference_ci"]["high"])],
-        "p_value": _num(c["p_value"]),
-        "p_test": "mcnemar" if c.get("p_is_mcnemar", True) else "sign",
-        "worse": c.get("worse"),
-        "better": c.get("better"),
-        "status": status_of(c, threshold, policy) if kind == "general" else (c.get("status") or _old_gain(c)),
-        "reason": c.get("reason", ""),
-        "more_items": c.get("more_items"),
-        "chance": _num(c.get("chance")),
-        "ci_method": c.get("ci_method", "paired bootstrap"),
-        "looks": [{"n": look["n"], "status": look["status"]} for look in c.get("looks", [])],
-    }
-
-
-def _old_gain(c: dict[str, Any]) -> str:
-    """Runs saved before gain statuses existed: say what their McNemar p supports."""
-    if c["p_value"] < 0.05:
-        return "gain" if c["relative"] < 0 else "worse"
-    return "no significant change"
 
 
 def build(results: dict[str, Any]) -> dict[str, Any]:
@@ -71,8 +37,8 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
             "reasons": summary.get("reasons", []),
             "worst_forgetting": _num(summary["worst_forgetting"]),
             "domain_score": _num(summary.get("domain_score")),
-            "general": [_comparison(c, threshold, policy, "general") for c in summary["forgetting"].values()],
-            "domain": [_comparison(c, threshold, policy, "domain") for c in summary.get("gain", {}).values()],
+            "general": [comparison_row(c, threshold, policy, "general") for c in summary["forgetting"].values()],
+            "domain": [comparison_row(c, threshold, policy, "domain") for c in summary.get("gain", {}).values()],
             "decision": saved.get("decision", {}),
             "training": saved.get("training", {}),
             "mix": saved.get("mix", {}),
