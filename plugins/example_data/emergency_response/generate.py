@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build train.jsonl and benchmark.jsonl from facts.py, verify them, print a summary.
+"""Build train.jsonl and benchmark.jsonl from facts.json, verify them, print a summary.
 
 Standard library only and deterministic (fixed seed): running it twice gives
 byte-identical files.
