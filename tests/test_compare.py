@@ -13,7 +13,7 @@ import yaml
 
 from compare_scenario import make_harness
 from harness.compare import compare, load_compare
-from plugins.reports.compare import render_markdown, table, write_reports
+from harness_plugins.reports.compare import render_markdown, table, write_reports
 from scenario import DamageTrainer, scenario  # noqa: F401  (fixture)
 
 TESTS = Path(__file__).resolve().parent

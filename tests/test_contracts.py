@@ -52,7 +52,7 @@ def _model(loss: float) -> LoadedModel:
 
 
 def test_a_lower_domain_loss_is_a_gain():
-    from plugins.benchmarks.domain import DomainLoss
+    from harness_plugins.benchmarks.domain import DomainLoss
 
     assert DomainLoss.higher_is_better is False  # declared on the class, read from there
     base, tuned = (Scorer(_model(loss), batch_size=1, cache=False) for loss in (2.0, 1.0))
@@ -230,7 +230,7 @@ def test_validate_accepts_compare_configs(capsys):
 
 
 def test_eval_takes_lm_eval_task_names_like_the_lm_eval_cli(tiny_model_dir, tmp_path, monkeypatch, capsys):
-    from plugins.benchmarks.offline_suite import materialize_tasks
+    from harness_plugins.benchmarks.offline_suite import materialize_tasks
 
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
     out_json = tmp_path / "eval.json"

@@ -15,7 +15,7 @@ from harness.hookspecs import hookimpl
 from harness.models import load_model, weights_fingerprint
 from harness.plugins import load_harness
 from harness.testing import write_jsonl
-from plugins.benchmarks.domain import DomainMcOptions, DomainMultipleChoice
+from harness_plugins.benchmarks.domain import DomainMcOptions, DomainMultipleChoice
 
 WORDS = ["amber", "basalt", "cobalt", "dune", "ember", "fjord", "granite", "harbor",
          "indigo", "jasper", "kelp", "lichen", "mesa", "nickel", "onyx", "quartz"]
@@ -204,7 +204,7 @@ def test_merged_adapter_scores_like_the_unmerged_one_and_leaves_inputs_untouched
 
 
 def test_domain_loss_is_lower_is_better(tiny, tmp_path, chat_file):
-    from plugins.benchmarks.domain import DomainLoss, DomainLossOptions
+    from harness_plugins.benchmarks.domain import DomainLoss, DomainLossOptions
 
     benchmark = DomainLoss(DomainLossOptions(path=str(chat_file)))
     result = evaluate(tiny, [benchmark], limit=6, seed=0, batch_size=3, cache=False)["domain_loss"]

@@ -17,8 +17,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-import plugins.benchmarks.offline_suite as suite  # noqa: E402
-from plugins.benchmarks.offline_suite import (  # noqa: E402
+import harness_plugins.benchmarks.offline_suite as suite  # noqa: E402
+from harness_plugins.benchmarks.offline_suite import (  # noqa: E402
     MMLU_SUBJECTS,
     PLACEHOLDER,
     SUITES,

@@ -63,7 +63,7 @@ def test_builtins_load_through_entry_points(harness_app):
     names = {harness_app.pm.get_name(p) for p in harness_app.pm.get_plugins()}
     assert BUILTIN_ENTRY_POINTS <= names
     dists = {harness_app.pm.get_name(p): d.project_name for p, d in harness_app.pm.list_plugin_distinfo()}
-    assert all(dists[n] == "harness" for n in BUILTIN_ENTRY_POINTS)
+    assert all(dists[n] == "forgetting-harness" for n in BUILTIN_ENTRY_POINTS)
 
 
 def test_third_party_package_is_listed_and_its_trainer_validates(tmp_path):

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Sequence
 from harness.api import Benchmark, BenchmarkResult, ComponentOptions, ItemScore, LoadedModel, UsageError
 from harness.hookspecs import hookimpl
 
-from plugins.benchmarks import offline_suite
+from . import offline_suite
 
 log = logging.getLogger(__name__)
 

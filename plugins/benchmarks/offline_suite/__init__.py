@@ -8,7 +8,7 @@ because the package's location differs per machine. :func:`materialize_tasks` wr
 the resolved YAMLs (plus the generated per-subject MMLU tasks and the helper module)
 into a cache folder and returns it, ready to pass as lm-eval's ``include_path``::
 
-    from plugins.benchmarks.offline_suite import SUITES, materialize_tasks
+    from harness_plugins.benchmarks.offline_suite import SUITES, materialize_tasks
     folder = materialize_tasks()
     # lm_eval --include_path <folder> --tasks offline_arc_easy ...
     # or: lm_eval.tasks.TaskManager(include_path=str(folder)).load(SUITES["general-small"])
