@@ -32,7 +32,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 def harness_scores(model_spec: str, tasks: list[str], limit: int, seed: int, batch_size: int, dtype: str):
     """Per-task results from the harness engine, plus load and scoring seconds."""
-    from harness.evaluation import evaluate, instantiate, load_eval_model
+    from harness.evaluation.scoring import evaluate, instantiate, load_eval_model
     from harness.plugins import load_harness
 
     harness = load_harness()
@@ -71,7 +71,7 @@ def lm_eval_cli(model_folder: str, samples: dict[str, list[int]], batch_size: in
 
 def compare(model_spec: str, tasks: list[str], limit: int, seed: int, batch_size: int, dtype: str) -> dict:
     """Run both and return every number the report needs."""
-    from harness.models import local_folder, resolve_model
+    from harness.models.loading import local_folder, resolve_model
 
     results, load_s, score_s = harness_scores(model_spec, tasks, limit, seed, batch_size, dtype)
     samples = {r.extra["task"]: sorted(int(i.item_id) for i in r.items) for r in results.values()}

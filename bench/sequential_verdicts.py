@@ -1,6 +1,6 @@
 """Sequential verdicts by simulation: error rates, interval coverage, items used against a fixed design.
 
-Synthetic paired items with a known true forgetting (``harness.simulation``) are
+Synthetic paired items with a known true forgetting (``harness.evaluation.simulation``) are
 judged by the same code the loop runs. For each scenario it prints how often the
 sequential design decides pass / fail / nothing and its mean items, then the
 smallest fixed-sample design (one look, same one-sided level) that decides as
@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import sequential  # noqa: E402
-from harness.simulation import Scenario, interval_coverage, operating_characteristics, run_fixed  # noqa: E402
+from harness.evaluation import sequential  # noqa: E402
+from harness.evaluation.simulation import Scenario, interval_coverage, operating_characteristics, run_fixed  # noqa: E402
 
 SCENARIOS = [
     ("clear pass", Scenario(0.8, 0.00, 0.04)),

@@ -30,7 +30,7 @@ from transformers import TrainerCallback  # noqa: E402
 
 from harness.api import Example, Message, TrainRequest  # noqa: E402
 from harness.config import RunConfig  # noqa: E402
-from harness.tokenize import encode  # noqa: E402
+from harness.data.tokenize import encode  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "plugins/example_data/emergency_response/train.jsonl"
 
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
 
-    from harness.models import local_folder, resolve_model
+    from harness.models.loading import local_folder, resolve_model
 
     folder = local_folder(resolve_model(args.model))
     examples = read_examples(args.data, args.examples)

@@ -289,8 +289,8 @@ class EvaluationRecord:
 
     base: dict[str, BenchmarkResult]
     candidate: dict[str, BenchmarkResult]
-    forgetting: dict[str, Any]  # benchmark -> harness.stats.Comparison (general benchmarks)
-    gain: dict[str, Any]  # benchmark -> harness.stats.Comparison (domain benchmarks)
+    forgetting: dict[str, Any]  # benchmark -> harness.evaluation.stats.Comparison (general benchmarks)
+    gain: dict[str, Any]  # benchmark -> harness.evaluation.stats.Comparison (domain benchmarks)
     passed: bool
     policy: str = "sequential"
     threshold: float = 5.0
@@ -361,7 +361,7 @@ class Reporter(Component):
     """Renders saved results into a report format.
 
     ``scope = "run"``: ``render(run_dir, results)`` for one run folder (results from
-    ``harness.reporting.collect``). ``scope = "comparison"``: ``render(compare_dir,
+    ``harness.loop.reporting.collect``). ``scope = "comparison"``: ``render(compare_dir,
     summary)`` for a strategy comparison (compare.json's dict).
     """
 
@@ -384,29 +384,29 @@ class UsageError(Exception):
 # imported on first use, so ``import harness.api`` stays light (no torch).
 HELPERS: dict[str, str] = {
     # items and scoring
-    "take_items": "harness.evaluation",
-    "sample_item_ids": "harness.evaluation",
+    "take_items": "harness.evaluation.scoring",
+    "sample_item_ids": "harness.evaluation.scoring",
     "score_continuations": "harness.prefix_scoring",
     "PrefixLM": "harness.prefix_scoring",
     # text and tokens
-    "encode": "harness.tokenize",
-    "token_length": "harness.tokenize",
-    "IGNORE_INDEX": "harness.tokenize",
-    "generate": "harness.generation",
-    "Answer": "harness.generation",
+    "encode": "harness.data.tokenize",
+    "token_length": "harness.data.tokenize",
+    "IGNORE_INDEX": "harness.data.tokenize",
+    "generate": "harness.models.generation",
+    "Answer": "harness.models.generation",
     # files, models, data
     "write_atomic": "harness.files",
     "atomic_path": "harness.files",
-    "cache_root": "harness.models",
-    "weights_fingerprint": "harness.models",
-    "load_prompt_set": "harness.data_sources",
+    "cache_root": "harness.models.loading",
+    "weights_fingerprint": "harness.models.loading",
+    "load_prompt_set": "harness.data.sources",
     # statistics and verdicts, for renderers
-    "format_pct": "harness.stats",
-    "status_of": "harness.stats",
-    "status_label": "harness.gate",
-    "comparison_row": "harness.gate",
-    "markdown_table": "harness.gate",
-    "STATUS_LABELS": "harness.gate",
+    "format_pct": "harness.evaluation.stats",
+    "status_of": "harness.evaluation.stats",
+    "status_label": "harness.evaluation.gate",
+    "comparison_row": "harness.evaluation.gate",
+    "markdown_table": "harness.evaluation.gate",
+    "STATUS_LABELS": "harness.evaluation.gate",
 }
 
 

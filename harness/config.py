@@ -104,7 +104,7 @@ class Forgetting(Strict):
 
     threshold: float = Field(5.0, gt=0, le=100)
     # sequential: decided pass / decided fail / undecided, sampling until decided (see
-    # harness.sequential). point: the seed's rule on the estimate. strict: the upper CI bound.
+    # harness.evaluation.sequential). point: the seed's rule on the estimate. strict: the upper CI bound.
     policy: Literal["sequential", "point", "strict"] = "sequential"
     spending: Literal["pocock", "obrien_fleming", "bonferroni"] = "pocock"
     # base: the seed's (base - ft) / base. above_chance: (base - ft) / (base - chance).
@@ -164,7 +164,7 @@ class RunConfig(Strict):
     model_type: str | None = Field(None, pattern=r"^[A-Za-z0-9]*ForCausalLM$")
     tokenizer_type: str | None = Field(None, pattern=r"^[A-Za-z0-9]*Tokenizer(Fast)?$")
     # How conversations are rendered: the tokenizer's own template, or one by name for a
-    # base model without one (harness.chat_templates).
+    # base model without one (harness.data.chat_templates).
     chat_template: Literal["tokenizer_default", "tokenizer_default_fallback_chatml", "chatml", "qwen2", "llama3",
                            "mistral", "gemma", "jinja"] | None = None
     chat_template_jinja: str | None = None

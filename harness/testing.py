@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.models import cache_root, smollm2_gguf
+from harness.models.loading import cache_root, smollm2_gguf
 
 TINY_SHAPE = dict(
     hidden_size=64,
@@ -128,7 +128,7 @@ def check_benchmark(benchmark: Any, model: Any, *, limit: int = 6) -> Any:
     """
     import math
 
-    from harness.evaluation import take_items
+    from harness.evaluation.scoring import take_items
 
     asked = take_items(benchmark, limit, seed=0)
     first = benchmark.evaluate(model, items=asked, batch_size=2)

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from compare_scenario import make_harness
-from harness.compare import compare, load_compare
-from harness_plugins.reports.compare import render_markdown, table, write_reports
+from harness.strategies.runner import load_compare, run_comparison
+from harness_plugins.reports.strategies import render_markdown, table, write_reports
 from scenario import DamageTrainer, scenario  # noqa: F401  (fixture)
 
 TESTS = Path(__file__).resolve().parent
@@ -44,7 +44,7 @@ def _table_text(summary: dict) -> list[list[str]]:
 
 def test_three_strategies_locally(compare_config, tmp_path):
     spec = load_compare(compare_config(STRATEGIES), make_harness())
-    summary = compare(spec, tmp_path / "cmp", harness_factory=make_harness, progress=False)
+    summary = run_comparison(spec, tmp_path / "cmp", harness_factory=make_harness, progress=False)
     by_name = {s["name"]: s for s in summary["strategies"]}
     assert [round(by_name[n]["worst_forgetting_pct"], 6) for n in STRATEGIES] == [22.0, 12.0, 2.0]
     assert [by_name[n]["passed"] for n in STRATEGIES] == [False, False, True]
@@ -73,13 +73,13 @@ def test_three_strategies_locally(compare_config, tmp_path):
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     markdown = (tmp_path / "cmp" / "compare.md").read_text()
     assert "**Recommendation:** mix_40:" in markdown
-    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["schema"] == "harness.compare/1"
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["schema"] == "harness.strategies.runner/1"
 
 
 def test_ray_executor_gives_the_same_table(compare_config, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     spec = load_compare(compare_config(STRATEGIES), make_harness())
-    local = compare(spec, tmp_path / "local", harness_factory=make_harness, progress=False)
+    local = run_comparison(spec, tmp_path / "local", harness_factory=make_harness, progress=False)
 
     # Workers inherit the environment at ray.init: the test modules, and a fresh evaluation
     # cache so the Ray run computes everything itself rather than reading the local run's results.
@@ -87,7 +87,7 @@ def test_ray_executor_gives_the_same_table(compare_config, tmp_path, monkeypatch
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "ray-cache"))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        distributed = compare(spec, tmp_path / "ray", executor="ray", harness_factory=make_harness, progress=False)
+        distributed = run_comparison(spec, tmp_path / "ray", executor="ray", harness_factory=make_harness, progress=False)
     finally:
         ray.shutdown()
     assert distributed["executor"] == "ray" and all(s["status"] == "done" for s in distributed["strategies"])
@@ -98,7 +98,7 @@ def test_ray_executor_gives_the_same_table(compare_config, tmp_path, monkeypatch
 def test_a_failing_strategy_does_not_lose_the_others_and_resume_skips_finished(compare_config, tmp_path):
     strategies = {"mix_20": STRATEGIES["mix_20"], "broken": {"trainer": "test_broken"}}
     spec = load_compare(compare_config(strategies), make_harness())
-    summary = compare(spec, tmp_path / "cmp", harness_factory=make_harness, progress=False)
+    summary = run_comparison(spec, tmp_path / "cmp", harness_factory=make_harness, progress=False)
     status = {s["name"]: s["status"] for s in summary["strategies"]}
     assert status == {"mix_20": "done", "broken": "failed"}
     broken_dir = tmp_path / "cmp" / "strategies" / "broken"
@@ -117,11 +117,11 @@ def test_a_failing_strategy_does_not_lose_the_others_and_resume_skips_finished(c
     DamageTrainer.calls = []
     verdict = tmp_path / "cmp" / "strategies" / "mix_20" / "verdict.json"
     before = verdict.stat().st_mtime_ns
-    again = compare(spec, tmp_path / "cmp", resume=True, harness_factory=make_harness, progress=False)
+    again = run_comparison(spec, tmp_path / "cmp", resume=True, harness_factory=make_harness, progress=False)
     assert DamageTrainer.calls == [] and verdict.stat().st_mtime_ns == before
     assert [s["status"] for s in again["strategies"]] == ["done", "failed"]
     with pytest.raises(Exception, match="already holds a comparison"):
-        compare(spec, tmp_path / "cmp", harness_factory=make_harness, progress=False)
+        run_comparison(spec, tmp_path / "cmp", harness_factory=make_harness, progress=False)
 
 
 def test_invalid_strategies_are_all_named_before_anything_loads(compare_config, tmp_path):

@@ -5,7 +5,7 @@ The same checks are what a third-party plugin author runs on their own plugin.
 
 import pytest
 
-from harness.models import load_model
+from harness.models.loading import load_model
 from harness.testing import check_benchmark, check_trainer
 
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from harness.api import Benchmark, BenchmarkResult, ItemScore, LoadedModel, UsageError
 from harness.cli import main
 from harness.config import RunConfig
-from harness.evaluation import Scorer
-from harness.judging import JudgeSettings, judge
+from harness.evaluation.scoring import Scorer
+from harness.evaluation.judging import JudgeSettings, judge
 from harness.plugins import load_harness
 from harness.testing import chat_records, write_jsonl
 
@@ -73,7 +73,7 @@ def run_config(tmp_path: Path, **overrides) -> Path:
 
 def test_two_lm_eval_tasks_in_one_run_do_not_collide_and_true_duplicates_exit_2(tmp_path, capsys):
     from harness.config import load_config
-    from harness.loop import build_components
+    from harness.loop.runner import build_components
 
     harness = load_harness()
     two = [{"name": "lm_eval", "task": "arc_easy"}, {"name": "lm_eval", "task": "piqa"},
@@ -91,7 +91,7 @@ def test_two_lm_eval_tasks_in_one_run_do_not_collide_and_true_duplicates_exit_2(
 
 
 def test_special_tokens_reach_the_tokenizer_and_new_ones_grow_the_embeddings(tiny_model_dir):
-    from harness.models import TokenizerSetup, load_model
+    from harness.models.loading import TokenizerSetup, load_model
 
     plain = load_model(str(tiny_model_dir), dtype="float32", fingerprint=False)
     existing = load_model(str(tiny_model_dir), dtype="float32", fingerprint=False,
@@ -116,7 +116,7 @@ def test_lora_trains_the_embeddings_when_a_special_token_is_added(tiny_model_dir
 
 
 def test_model_type_and_tokenizer_type_are_honoured_or_refused(tiny_model_dir, tmp_path, capsys):
-    from harness.models import TokenizerSetup, load_model
+    from harness.models.loading import TokenizerSetup, load_model
 
     loaded = load_model(str(tiny_model_dir), dtype="float32", fingerprint=False, model_type="LlamaForCausalLM",
                         setup=TokenizerSetup(tokenizer_type="PreTrainedTokenizerFast"))
@@ -170,7 +170,7 @@ def test_a_base_model_without_a_template_trains_on_chat_data_with_chat_template_
 def test_named_chat_templates_are_prefix_stable(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from harness.chat_templates import TEMPLATES
+    from harness.data.chat_templates import TEMPLATES
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"},
@@ -187,7 +187,7 @@ def test_named_chat_templates_are_prefix_stable(tiny_model_dir):
 
 
 def test_run_renders_only_the_configured_reporters(tmp_path):
-    from harness.reporting import render_reports
+    from harness.loop.reporting import render_reports
 
     (tmp_path / "run").mkdir()
     folder = tmp_path / "run"
@@ -299,3 +299,14 @@ def test_every_api_helper_resolves():
 
     for name in api.HELPERS:
         assert getattr(api, name) is not None, name
+
+
+def test_every_package_folder_is_listed_for_installation():
+    """pyproject lists packages by hand (plugins/ installs as harness_plugins): none may be missed."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "harness").rglob("__init__.py")}
+    on_disk |= {".".join(("harness_plugins", *p.parent.relative_to(ROOT / "plugins").parts))
+                for p in (ROOT / "plugins").rglob("__init__.py")}
+    assert on_disk <= listed, f"missing from pyproject [tool.setuptools] packages: {sorted(on_disk - listed)}"

@@ -3,7 +3,7 @@
 import pytest
 
 from harness.api import DataSource, Example, Message, MixContext, UsageError
-from harness.data_sources import PROMPT_SETS
+from harness.data.sources import PROMPT_SETS
 
 
 def examples(prefix, n):
@@ -79,7 +79,7 @@ def test_weighted_can_take_the_seeds_weights_as_written(harness_app, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_loaded(tmp_path_factory):
-    from harness.models import load_model
+    from harness.models.loading import load_model
     from harness.testing import build_tiny_model
 
     # Untied embeddings: with tied ones a random model only echoes the prompt's last token ("\n").

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from harness.api import UsageError
-from harness.data import DataValidationError, load_examples, split_items, validation_split
-from harness.data_lengths import check_lengths, histogram
-from harness.data_sources import load_prompt_set, load_source, parse_hub_path, read_hub_records
+from harness.data.examples import DataValidationError, load_examples, split_items, validation_split
+from harness.data.lengths import check_lengths, histogram
+from harness.data.sources import load_prompt_set, load_source, parse_hub_path, read_hub_records
 from harness.testing import chat_records, write_jsonl
 
 
@@ -166,7 +166,7 @@ def test_hub_rows_go_through_the_same_validation(harness_app):
     ref = parse_hub_path("hf://datasets/Open-Orca/OpenOrca?limit=5")
     records = read_hub_records(ref, load=lambda name, config, split, streaming: iter(rows))
     assert [r.line for r in records] == [1, 2]
-    from harness.data import parse_records
+    from harness.data.examples import parse_records
 
     with pytest.raises(DataValidationError, match=r"OpenOrca:row 2: 'question' is empty"):
         parse_records(records, harness_app, source="hf://datasets/Open-Orca/OpenOrca", label="row ")

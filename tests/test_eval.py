@@ -10,9 +10,9 @@ import torch
 
 from harness.api import LoadedModel, UsageError
 from harness.cli import main
-from harness.evaluation import ResultCache, evaluate, instantiate, load_eval_model, merge_adapter, sample_item_ids
+from harness.evaluation.scoring import ResultCache, evaluate, instantiate, load_eval_model, merge_adapter, sample_item_ids
 from harness.hookspecs import hookimpl
-from harness.models import load_model, weights_fingerprint
+from harness.models.loading import load_model, weights_fingerprint
 from harness.plugins import load_harness
 from harness.testing import write_jsonl
 from harness_plugins.benchmarks.domain import DomainMcOptions, DomainMultipleChoice
@@ -123,7 +123,7 @@ class CountingMc(DomainMultipleChoice):
 
 
 def test_extending_a_sample_scores_only_the_new_items_and_matches_scoring_all_at_once(tiny, questions, tmp_path):
-    from harness.evaluation import Scorer, take_items
+    from harness.evaluation.scoring import Scorer, take_items
 
     bench = CountingMc(DomainMcOptions(path=str(questions)))
     CountingMc.asked = []
@@ -143,7 +143,7 @@ def test_extending_a_sample_scores_only_the_new_items_and_matches_scoring_all_at
 
 
 def test_a_cache_entry_from_other_weights_is_never_served(tiny, questions, tmp_path, caplog):
-    from harness.evaluation import Scorer, take_items
+    from harness.evaluation.scoring import Scorer, take_items
 
     cache = ResultCache(tmp_path / "cache")
     bench = CountingMc(DomainMcOptions(path=str(questions)))
@@ -165,7 +165,7 @@ def test_a_cache_entry_from_other_weights_is_never_served(tiny, questions, tmp_p
 
 
 def test_a_benchmark_with_fewer_items_than_asked_uses_all_and_says_so(questions, caplog):
-    from harness.evaluation import take_items
+    from harness.evaluation.scoring import take_items
 
     bench = domain_mc(questions)
     with caplog.at_level("WARNING"):
@@ -219,7 +219,7 @@ def test_domain_loss_is_lower_is_better(tiny, tmp_path, chat_file):
 def train_on_facts(model_dir: Path, questions: Path, target: Path) -> Path:
     """Full fine-tune of the tiny model on the facts, so it has something to forget."""
     from harness.api import Example, Message
-    from harness.tokenize import IGNORE_INDEX, encode
+    from harness.data.tokenize import IGNORE_INDEX, encode
 
     loaded = load_model(str(model_dir), dtype="float32")
     model, tokenizer = loaded.model, loaded.tokenizer

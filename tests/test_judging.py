@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from harness.api import Benchmark, BenchmarkResult, ItemScore, LoadedModel
-from harness.evaluation import Scorer
-from harness.judging import JudgeSettings, judge
+from harness.evaluation.scoring import Scorer
+from harness.evaluation.judging import JudgeSettings, judge
 
 
 class Fixed(Benchmark):

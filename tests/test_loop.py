@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from harness import loop
+from harness.loop import runner as loop
 from scenario import N_ITEMS, DamageBenchmark, DamageTrainer, scenario  # noqa: F401  (fixture)
 
 
@@ -102,7 +102,7 @@ def test_gate_exit_codes(scenario, tmp_path):
 
 
 def test_checkpoint_choice_prefers_best_val_loss_under_the_drift_threshold():
-    from harness.early_warning import choose_checkpoint
+    from harness.loop.early_warning import choose_checkpoint
 
     evals = [
         {"step": 10, "val_loss": 2.0, "early_warning": 1.0},
@@ -120,7 +120,7 @@ def test_general_kl_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.early_warning import GeneralDrift
+    from harness.loop.early_warning import GeneralDrift
     from harness.api import Example, Message
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -145,7 +145,7 @@ def test_general_kl_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir):
 
 def test_drift_sample_never_uses_training_examples():
     from harness.api import Example, Message
-    from harness.early_warning import drift_sample
+    from harness.loop.early_warning import drift_sample
 
     pool = [Example(messages=(Message("user", f"q{i}"), Message("assistant", f"a{i}"))) for i in range(20)]
     trained = pool[:15] + [Example(messages=(Message("user", "q15"), Message("assistant", "other answer")))]

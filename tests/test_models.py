@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.api import UsageError
-from harness.models import (
+from harness.models.loading import (
     converted_folder,
     load_model,
     pick_dtype,

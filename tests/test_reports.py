@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import loop
+from harness.loop import runner as loop
 from harness.plugins import load_harness
-from harness.reporting import render_reports
+from harness.loop.reporting import render_reports
 from scenario import scenario  # noqa: F401  (fixture)
 
 SCHEMA = Path(__file__).resolve().parents[1] / "plugins" / "reports" / "results.schema.json"
@@ -52,8 +52,8 @@ def test_rerender_gives_the_same_report_without_recomputing(finished_run, monkey
     render_reports(harness, run_dir)
     first = {name: (run_dir / name).read_bytes() for name in ("report.html", "report.md", "results.json")}
     # Nothing may be recomputed: make evaluation and model loading impossible.
-    import harness.evaluation as evaluation
-    import harness.models as models
+    import harness.evaluation.scoring as evaluation
+    import harness.models.loading as models
 
     monkeypatch.setattr(evaluation, "evaluate", lambda *a, **k: pytest.fail("re-render evaluated a model"))
     monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("re-render loaded a model"))

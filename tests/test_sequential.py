@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import sequential
-from harness.simulation import Scenario, interval_coverage, operating_characteristics, run_fixed
+from harness.evaluation import sequential
+from harness.evaluation.simulation import Scenario, interval_coverage, operating_characteristics, run_fixed
 
 LOOKS = sequential.looks_schedule(50, 800)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.api import BenchmarkResult, ItemScore, UsageError
-from harness.stats import Comparison, Interval, compare, exact_mcnemar, forgetting_verdict, gain_verdict, mean_interval
+from harness.evaluation.stats import Comparison, Interval, exact_mcnemar, paired_comparison, forgetting_verdict, gain_verdict, mean_interval
 
 
 def result(scores, name="bench", metric="acc", prefix="q"):
@@ -42,7 +42,7 @@ def test_exact_mcnemar_large_counts_do_not_underflow():
 def test_identical_models_have_zero_forgetting_and_cis_containing_zero():
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 2, 300)
-    c = compare(result(scores), result(scores))
+    c = paired_comparison(result(scores), result(scores))
     assert c.n == 300 and c.difference == 0 and c.relative == 0
     assert c.difference_ci.contains(0) and c.relative_ci.contains(0)
     assert c.p_value == 1.0 and c.worse == c.better == 0
@@ -52,7 +52,7 @@ def test_a_real_drop_is_detected_with_the_right_sign():
     rng = np.random.default_rng(1)
     base = rng.random(400) < 0.6
     damaged = base & (rng.random(400) < 0.7)  # loses ~30% of correct answers, gains none
-    c = compare(result(base), result(damaged))
+    c = paired_comparison(result(base), result(damaged))
     assert c.relative == pytest.approx((base.mean() - damaged.mean()) / base.mean() * 100)
     assert c.difference_ci.low > 0 and c.relative_ci.low > 10
     assert c.better == 0 and c.worse == int(base.sum() - damaged.sum())
@@ -63,8 +63,8 @@ def test_comparison_is_paired_and_deterministic():
     rng = np.random.default_rng(2)
     base = rng.integers(0, 2, 200)
     cand = np.where(rng.random(200) < 0.1, 1 - base, base)
-    first = compare(result(base), result(cand), seed=7)
-    again = compare(result(base), result(cand), seed=7)
+    first = paired_comparison(result(base), result(cand), seed=7)
+    again = paired_comparison(result(base), result(cand), seed=7)
     assert first == again
     # Pairing: the CI for a paired difference is much narrower than the unpaired spread.
     unpaired = mean_interval(base, seed=7)
@@ -74,18 +74,18 @@ def test_comparison_is_paired_and_deterministic():
 def test_items_are_aligned_by_id_not_position():
     base = BenchmarkResult("b", "acc", [ItemScore("a", 1.0), ItemScore("b", 0.0)])
     cand = BenchmarkResult("b", "acc", [ItemScore("b", 0.0), ItemScore("a", 1.0)])
-    assert compare(base, cand).difference == 0
+    assert paired_comparison(base, cand).difference == 0
 
 
 def test_different_item_samples_are_refused():
     with pytest.raises(UsageError, match="different items"):
-        compare(result([1, 0, 1]), result([1, 0, 1], prefix="other"))
+        paired_comparison(result([1, 0, 1]), result([1, 0, 1], prefix="other"))
 
 
 def test_lower_is_better_metric_counts_a_higher_loss_as_worse():
     base = result([2.0, 2.1, 1.9, 2.0], metric="loss")
     cand = result([2.4, 2.5, 2.2, 2.6], metric="loss")
-    c = compare(base, cand, higher_is_better=False)
+    c = paired_comparison(base, cand, higher_is_better=False)
     assert c.difference > 0 and c.relative > 0 and c.worse == 4
     assert not c.p_is_mcnemar  # graded scores: sign test
 

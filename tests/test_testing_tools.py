@@ -4,7 +4,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.api import Example, Message
-from harness.tokenize import IGNORE_INDEX, encode
+from harness.data.tokenize import IGNORE_INDEX, encode
 
 
 def test_tiny_model_is_a_llama_with_smollm2_tokenizer(tiny_model_dir):

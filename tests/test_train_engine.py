@@ -86,7 +86,7 @@ def test_loss_on_trained_positions_only_equals_the_models_own_loss(tiny_model_di
     """The engine skips logits where no label is trained; the loss value must not change."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
-    from harness.tokenize import encode
+    from harness.data.tokenize import encode
     from harness.training.engine import HarnessTrainer
     from harness.training.callbacks import StepStats
     from train_helpers import examples, settings

@@ -11,7 +11,7 @@ from harness.testing import chat_records
 
 
 def examples(n: int, topic: str = "fire", seed: int = 0) -> list[Example]:
-    """ChatML records from harness.testing, parsed into Examples (no dependency on harness.data)."""
+    """ChatML records from harness.testing, parsed into Examples (no dependency on harness.data.examples)."""
     return [
         Example(messages=tuple(Message(m["role"], m["content"]) for m in record["messages"]), origin=f"test:{i + 1}")
         for i, record in enumerate(chat_records(n, topic=topic, seed=seed))

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from functools import partial
 
     from harness.api import UsageError
-    from harness.compare import compare, load_compare
+    from harness.strategies.runner import load_compare, run_comparison
 
     harness = load_harness(disable=args.disable)
     spec = load_compare(args.config, harness)  # every strategy validated before any model loads
@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.compare_dir is None:
         raise UsageError("--resume needs --compare-dir (the comparison to continue)")
     compare_dir = args.compare_dir or Path("runs") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = compare(spec, compare_dir, executor=args.executor, resume=args.resume, only=args.only,
+    summary = run_comparison(spec, compare_dir, executor=args.executor, resume=args.resume, only=args.only,
                       harness_factory=partial(load_harness, disable=tuple(args.disable)))
-    from harness.reporting import render_comparison
+    from harness.loop.reporting import render_comparison
 
     written = render_comparison(harness, compare_dir, summary)
     markdown = [p for p in written if p.suffix == ".md"]

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from harness.api import UsageError
 from harness.commands.eval import add_benchmark_arguments, limit_of, selected_benchmarks
-from harness.evaluation import ResultCache, Scorer, load_eval_model, merge_adapter
-from harness.gate import EXIT_CODES, STATUS_LABELS
-from harness.judging import JudgeSettings, judge
-from harness.models import load_model
+from harness.evaluation.scoring import ResultCache, Scorer, load_eval_model, merge_adapter
+from harness.evaluation.gate import EXIT_CODES, STATUS_LABELS
+from harness.evaluation.judging import JudgeSettings, judge
+from harness.models.loading import load_model
 from harness.plugins import load_harness
-from harness.stats import POLICIES, Comparison
+from harness.evaluation.stats import POLICIES, Comparison
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.api import FormatError
-from harness.data import (
+from harness.data.examples import (
     DataValidationError,
     LoadedData,
     Problem,
@@ -144,8 +144,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     }
     rows: list[str] = []
     if not args.no_tokens and examples:
-        from harness.data_lengths import LengthReport, histogram, measure_lengths
-        from harness.models import load_tokenizer, resolve_model
+        from harness.data.lengths import LengthReport, histogram, measure_lengths
+        from harness.models.loading import load_tokenizer, resolve_model
 
         tokenizer = load_tokenizer(resolve_model(args.model))
         lengths = measure_lengths(examples, tokenizer, progress=True)

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness import loop
+    from harness.loop import runner as loop
     from harness.commands.run import finish
 
     if args.resume is None and not args.config.is_file():

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from harness.api import Benchmark, BenchmarkResult, UsageError
-from harness.evaluation import ResultCache, evaluate, instantiate, load_eval_model
+from harness.evaluation.scoring import ResultCache, evaluate, instantiate, load_eval_model
 from harness.plugins import Harness, load_harness
-from harness.stats import mean_interval
+from harness.evaluation.stats import mean_interval
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:

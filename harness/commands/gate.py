@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from harness.api import UsageError
-from harness.gate import EXIT_CODES, judge, markdown_summary, read_verdict
-from harness.stats import POLICIES
+from harness.evaluation.gate import EXIT_CODES, judge, markdown_summary, read_verdict
+from harness.evaluation.stats import POLICIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from harness.models import load_model
+    from harness.models.loading import load_model
 
     loaded = load_model(args.model, fingerprint=False)
     model = loaded.model

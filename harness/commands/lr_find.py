@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.config import load_config
-    from harness.loop import prepare_data
+    from harness.loop.runner import prepare_data
     from harness.plugins import load_harness
     from harness.training import (LengthGroupedSampler, PaddingCollator, attach_lora, load_for_training,
                                   precision, tokenize_examples)

@@ -22,7 +22,7 @@ def merge(base: str, adapter: Path, output: Path) -> Path:
     """Write base + adapter as one standard model folder (fp32), atomically."""
     from peft import PeftModel
 
-    from harness.models import load_model
+    from harness.models.loading import load_model
 
     if not (adapter / "adapter_config.json").is_file():
         raise UsageError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")

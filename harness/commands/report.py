@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.reporting import render_reports
+    from harness.loop.reporting import render_reports
 
     if not (args.run_dir / "verdict.json").is_file():
         raise UsageError(f"{args.run_dir}: no verdict.json; is it a finished run folder?")

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-from harness.gate import EXIT_CODES
+from harness.evaluation.gate import EXIT_CODES
 
 
 def default_run_dir(config: str) -> Path:
@@ -26,7 +26,7 @@ def default_run_dir(config: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness import loop
+    from harness.loop import runner as loop
 
     harness = load_harness(disable=args.disable)
     run_dir = args.resume or args.run_dir or default_run_dir(args.config or "run")
@@ -36,12 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
 def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:
     """Print the verdict table and render reports; exit 0 on pass, 1 on fail, 3 undecided."""
-    from harness.gate import markdown_summary
+    from harness.evaluation.gate import markdown_summary
 
     print()
     print(markdown_summary(verdict))
     if render:
-        from harness.reporting import render_reports
+        from harness.loop.reporting import render_reports
 
         for path in render_reports(harness, run_dir):
             print(f"report: {path}")

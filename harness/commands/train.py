@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     trainer_cls = harness.trainer(config.trainer.name)
     trainer = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options))
     trainer.check_environment(config)  # before any model or data loads
-    from harness.loop import prepare_data
+    from harness.loop.runner import prepare_data
 
     # The same sources, validation, length checks and split as `harness run`.
     data = prepare_data(config, harness)

@@ -29,12 +29,12 @@ def run(args: argparse.Namespace) -> int:
     harness = load_harness(disable=args.disable)
     if _is_compare_config(args.config):
         from harness.commands.compare import print_validated
-        from harness.compare import load_compare
+        from harness.strategies.runner import load_compare
 
         print_validated(load_compare(args.config, harness))
         return 0
     config = load_config(args.config, harness)
-    from harness.loop import build_components
+    from harness.loop.runner import build_components
 
     build_components(config, harness)  # duplicate benchmarks, a trainer that cannot run here
     print(f"OK: {args.config}")

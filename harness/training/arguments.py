@@ -13,7 +13,7 @@ from typing import Any
 
 from transformers import TrainingArguments
 
-from harness.models import pick_dtype
+from harness.models.loading import pick_dtype
 from harness.training.schedule import default_warmup_steps
 
 # The seed's optimizer names that transformers spells differently.

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from harness.api import Example, UsageError
-from harness.tokenize import IGNORE_INDEX, encode
+from harness.data.tokenize import IGNORE_INDEX, encode
 
 
 class TokenizedDataset(torch.utils.data.Dataset):

@@ -34,7 +34,7 @@ from harness.training.data import (
     tokenize_examples,
 )
 from harness.training.schedule import build_scheduler
-from harness.tokenize import IGNORE_INDEX
+from harness.data.tokenize import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
 

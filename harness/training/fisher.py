@@ -3,7 +3,7 @@
 EWC needs, for each weight it protects, how much the general-data loss cares
 about that weight: the mean squared per-example gradient (the empirical diagonal
 Fisher). It is estimated once per (model weights, data, settings) and cached
-under ``harness.models.cache_root()/fisher``, since it costs a forward and
+under ``harness.models.loading.cache_root()/fisher``, since it costs a forward and
 backward pass per example.
 """
 
@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 
 from harness.api import Example, UsageError
 from harness.files import atomic_path
-from harness.models import cache_root, weights_fingerprint
-from harness.tokenize import encode
+from harness.models.loading import cache_root, weights_fingerprint
+from harness.data.tokenize import encode
 
 
 def examples_digest(examples: Sequence[Example]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from harness.api import UsageError
-from harness.models import (TokenizerSetup, fit_embeddings, load_tokenizer, local_folder, model_class,
+from harness.models.loading import (TokenizerSetup, fit_embeddings, load_tokenizer, local_folder, model_class,
                             pick_device, resolve_model)
 from harness.training.arguments import precision
 

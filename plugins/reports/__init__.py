@@ -78,11 +78,11 @@ class _ComparisonReporter(Reporter):
 
 class CompareJsonReporter(_ComparisonReporter):
     name = "compare_json"
-    summary = "compare.json: every strategy's numbers, machine-readable (schema harness.compare/1)."
+    summary = "compare.json: every strategy's numbers, machine-readable (schema harness.strategies.runner/1)."
     filename = "compare.json"
 
     def text(self, summary: dict[str, Any]) -> str:
-        from .compare import render_json
+        from .strategies import render_json
 
         return render_json(summary)
 
@@ -93,7 +93,7 @@ class CompareMarkdownReporter(_ComparisonReporter):
     filename = "compare.md"
 
     def text(self, summary: dict[str, Any]) -> str:
-        from .compare import render_markdown
+        from .strategies import render_markdown
 
         return render_markdown(summary)
 
@@ -104,7 +104,7 @@ class CompareHtmlReporter(_ComparisonReporter):
     filename = "compare.html"
 
     def text(self, summary: dict[str, Any]) -> str:
-        from .compare import render_html
+        from .strategies import render_html
 
         return render_html(summary)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.plugins import Harness
-from harness.rundir import RunFolder, read_json
+from harness.loop.rundir import RunFolder, read_json
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 from harness.api import Example
-from harness.tokenize import IGNORE_INDEX, encode
+from harness.data.tokenize import IGNORE_INDEX, encode
 
 
 class GeneralDrift:
@@ -111,7 +111,7 @@ def drift_sample(general: list[Example], n: int, seed: int, exclude: list[Exampl
     answered = [e for e in general if e.is_chat and any(m.role == "assistant" for m in e.messages)]
     answered = [e for e in answered if tuple(m.content for m in e.messages if m.role == "user") not in seen]
     if not answered:
-        from harness.data_sources import load_prompt_set
+        from harness.data.sources import load_prompt_set
 
         answered = [e for e in load_prompt_set("builtin:trivia_qa_answers")
                     if tuple(m.content for m in e.messages if m.role == "user") not in seen]

@@ -21,7 +21,7 @@ Layout::
     COMPARE_DIR/
       compare.yml                  the compare config as given (plus the resolved base)
       base/eval.json               the base model's per-item results, shared by all
-      strategies/<name>/           an ordinary run folder (see harness.rundir)
+      strategies/<name>/           an ordinary run folder (see harness.loop.rundir)
       strategies/<name>/error.json, traceback.txt   when that strategy failed
       compare.json, compare.md, compare.html        the comparison report
 """
@@ -42,7 +42,7 @@ import yaml
 from harness.api import UsageError
 from harness.config import ConfigError, ConfigIssue, RunConfig, deep_merge, parse_config
 from harness.plugins import Harness, load_harness
-from harness.rundir import RunFolder, read_json, write_atomic, write_json
+from harness.loop.rundir import RunFolder, read_json, write_atomic, write_json
 
 # Keys of a compare config that are not run-config keys.
 COMPARE_KEYS = ("base", "strategies", "ray")
@@ -188,7 +188,7 @@ def _shared_issues(configs: dict[str, RunConfig]) -> list[str]:
 
 def _component_issues(configs: dict[str, RunConfig], harness: Harness) -> list[str]:
     """Build each strategy's components now, so e.g. QLoRA without CUDA fails before any work."""
-    from harness.loop import build_components
+    from harness.loop.runner import build_components
 
     issues = []
     for name, config in configs.items():
@@ -209,7 +209,7 @@ def strategy_dir(compare_dir: Path, name: str) -> Path:
 def evaluate_base(config_data: dict[str, Any], base_dir: str, compare_dir: str,
                   harness_factory: HarnessFactory) -> str:
     """Evaluate the base model once into ``COMPARE_DIR/base/eval.json`` (a no-op when it is there)."""
-    from harness.loop import Loop
+    from harness.loop.runner import Loop
 
     harness = harness_factory()
     config = parse_config(config_data, harness, source="base", base_dir=Path(base_dir))
@@ -225,7 +225,7 @@ def run_strategy(name: str, config_data: dict[str, Any], base_dir: str, compare_
     Runs in this process (local executor) or in a Ray worker: everything it
     needs travels as plain data, and everything it produces lands on disk.
     """
-    from harness.loop import Loop
+    from harness.loop.runner import Loop
 
     root = strategy_dir(Path(compare_dir), name)
     folder = RunFolder(root)
@@ -255,7 +255,7 @@ def run_strategy(name: str, config_data: dict[str, Any], base_dir: str, compare_
 
 def _render_run_reports(harness: Harness, config: RunConfig, root: Path) -> None:
     """Each strategy's own run report, as ``harness run`` leaves one; a rendering bug loses no results."""
-    from harness.reporting import render_reports
+    from harness.loop.reporting import render_reports
 
     if config.reporters == []:
         return
@@ -333,11 +333,11 @@ EXECUTORS: dict[str, Callable[..., list[dict[str, Any]]]] = {"local": run_local,
 # ------------------------------------------------------------------------ compare
 
 
-def compare(spec: CompareSpec, compare_dir: Path, *, executor: str = "local", resume: bool = False,
+def run_comparison(spec: CompareSpec, compare_dir: Path, *, executor: str = "local", resume: bool = False,
             harness_factory: HarnessFactory | None = None, progress: bool = True,
             only: list[str] | None = None) -> dict[str, Any]:
     """Run every strategy (skipping finished ones on ``resume``), then summarise; returns compare.json's dict."""
-    from harness.compare_summary import summarise
+    from harness.strategies.summary import summarise
 
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")

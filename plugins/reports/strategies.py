@@ -1,6 +1,6 @@
 """The strategy comparison report: compare.html, compare.md and compare.json from one summary dict.
 
-The summary (schema ``harness.compare/1``, built by :mod:`harness.compare_summary`)
+The summary (schema ``harness.strategies.runner/1``, built by :mod:`harness.strategies.summary`)
 holds every number; these renderers only lay it out, with the same table shape
 as the seed's "before/after forgetting mitigation" example: rows are domain
 accuracy and each general benchmark, columns the base model and each strategy.

@@ -168,7 +168,7 @@ def _relative(base_mean: np.ndarray | float, cand_mean: np.ndarray | float) -> n
         return (np.asarray(base_mean) - np.asarray(cand_mean)) / np.abs(np.asarray(base_mean)) * 100
 
 
-def compare(
+def paired_comparison(
     base: BenchmarkResult,
     candidate: BenchmarkResult,
     *,

@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Sequence
 
 from harness.api import Benchmark, BenchmarkResult, ItemScore, LoadedModel, UsageError
 from harness.files import write_atomic
-from harness.models import cache_root, load_model, weights_fingerprint
+from harness.models.loading import cache_root, load_model, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def evaluate(
     """Score ``model`` on the first ``limit`` items of each benchmark, reusing cached outcomes.
 
     ``limits`` overrides ``limit`` per benchmark name. ``cache=False`` disables
-    caching; ``True`` uses the default folder under :func:`harness.models.cache_root`.
+    caching; ``True`` uses the default folder under :func:`harness.models.loading.cache_root`.
     """
     scorer = Scorer(model, batch_size=batch_size, cache=cache)
     results: dict[str, BenchmarkResult] = {}

@@ -1,6 +1,6 @@
 """compare.json: every strategy's outcome against the shared base, read from the run folders alone.
 
-The summary is plain data (schema ``harness.compare/1``) that every comparison
+The summary is plain data (schema ``harness.strategies.runner/1``) that every comparison
 renderer starts from, so the HTML, Markdown and JSON always agree, and a
 comparison can be re-summarised at any time without recomputing anything.
 """
@@ -11,10 +11,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import RunFolder, read_json
-from harness.stats import status_of
+from harness.loop.rundir import RunFolder, read_json
+from harness.evaluation.stats import status_of
 
-COMPARE_SCHEMA = "harness.compare/1"
+COMPARE_SCHEMA = "harness.strategies.runner/1"
 
 
 def _num(value: Any) -> float | None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import UsageError
-from harness.sequential import rejudge
-from harness.stats import format_pct, overall_status, status_of
+from harness.evaluation.sequential import rejudge
+from harness.evaluation.stats import format_pct, overall_status, status_of
 
 VERDICT_SCHEMA = "harness.verdict/1"
 

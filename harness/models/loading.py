@@ -195,7 +195,7 @@ def weights_fingerprint(model: Any) -> str:
 class TokenizerSetup:
     """What a run config says about its tokenizer: the chat template and special tokens."""
 
-    chat_template: str | None = None  # a name from harness.chat_templates, or None: the tokenizer's own
+    chat_template: str | None = None  # a name from harness.data.chat_templates, or None: the tokenizer's own
     chat_template_jinja: str | None = None
     special_tokens: tuple[tuple[str, str], ...] = ()
     tokenizer_type: str | None = None  # a transformers tokenizer class; None: AutoTokenizer
@@ -210,7 +210,7 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False, setup: 
     """The model's tokenizer, with the run's chat template and special tokens applied."""
     import transformers
 
-    from harness.chat_templates import apply_chat_template_choice
+    from harness.data.chat_templates import apply_chat_template_choice
 
     setup = setup or TokenizerSetup()
     tokenizer_cls = getattr(transformers, setup.tokenizer_type) if setup.tokenizer_type else transformers.AutoTokenizer

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from harness.api import DataSource, Example, Message, UsageError
-from harness.data import LoadedData, OnError, Record, examples_digest, load_examples, parse_records
+from harness.data.examples import LoadedData, OnError, Record, examples_digest, load_examples, parse_records
 
 HUB_PREFIX = "hf://datasets/"
 BUILTIN_PREFIX = "builtin:"

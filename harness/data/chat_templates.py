@@ -8,7 +8,7 @@ with ``chat_template: jinja`` and ``chat_template_jinja:``.
 
 Every template here is prefix-stable: rendering the first ``k`` messages gives a
 prefix of rendering all of them, which is what lets the trainer put loss on the
-assistant turns only (:func:`harness.tokenize.render`).
+assistant turns only (:func:`harness.data.tokenize.render`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,11 @@ from typing import Any
 
 import yaml
 
-from harness import __version__, judging, stats
+from harness import __version__
+
+from harness.evaluation import judging
+
+from harness.evaluation import stats
 from harness.api import (
     Action,
     Benchmark,
@@ -41,12 +45,12 @@ from harness.api import (
     UsageError,
 )
 from harness.config import RunConfig, load_config
-from harness.evaluation import Scorer, take_items
-from harness.judging import JudgeSettings
-from harness.models import cache_root
+from harness.evaluation.scoring import Scorer, take_items
+from harness.evaluation.judging import JudgeSettings
+from harness.models.loading import cache_root
 from harness.plugins import Harness
-from harness.gate import VERDICT_SCHEMA
-from harness.rundir import RoundFolder, RunFolder, read_json, write_atomic, write_json
+from harness.evaluation.gate import VERDICT_SCHEMA
+from harness.loop.rundir import RoundFolder, RunFolder, read_json, write_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +120,8 @@ class RunData:
 
 def prepare_data(config: RunConfig, harness: Harness) -> RunData:
     """Read and validate every source, split domain data into train/validation."""
-    from harness import data as data_io
-    from harness.data_sources import load_spec
+    from harness.data import examples as data_io
+    from harness.data.sources import load_spec
 
     if not config.datasets:
         raise UsageError("datasets: the run needs at least one domain data file")
@@ -153,9 +157,9 @@ def prepare_data(config: RunConfig, harness: Harness) -> RunData:
 
 def _check_lengths(examples: list[Example], config: RunConfig) -> tuple[list[Example], dict[str, Any]]:
     """Apply ``over_length`` to the domain data with the base model's own tokenizer (no weights load)."""
-    from harness.chat_templates import missing_template_message
-    from harness.data_lengths import check_lengths
-    from harness.models import TokenizerSetup, load_tokenizer, resolve_model
+    from harness.data.chat_templates import missing_template_message
+    from harness.data.lengths import check_lengths
+    from harness.models.loading import TokenizerSetup, load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model(config.base_model, config.resolve_path(".")), config.trust_remote_code,
                                TokenizerSetup.of(config))
@@ -245,7 +249,7 @@ class Loop:
     # -- lazily loaded base model: a resume that only re-renders never loads it
     def base_model(self) -> LoadedModel:
         if self._base is None:
-            from harness.models import TokenizerSetup, load_model
+            from harness.models.loading import TokenizerSetup, load_model
 
             start = time.perf_counter()
             self._base = load_model(self.config.base_model, device=self.config.device, dtype=self.config.dtype,
@@ -412,7 +416,7 @@ class Loop:
         return prompts
 
     def _samples(self, candidate: LoadedModel, data: RunData) -> list[dict[str, str]]:
-        from harness.generation import generate
+        from harness.models.generation import generate
 
         prompts = self._sample_prompts(data)
         if not prompts:
@@ -434,8 +438,8 @@ class Loop:
 
     def _data_stats(self, examples: list[Example]) -> dict[str, Any]:
         """Token lengths of the training mix (the report's histogram), with the model's own tokenizer."""
-        from harness.models import TokenizerSetup, load_tokenizer, resolve_model
-        from harness.tokenize import token_length
+        from harness.models.loading import TokenizerSetup, load_tokenizer, resolve_model
+        from harness.data.tokenize import token_length
 
         tokenizer = self._base.tokenizer if self._base is not None else load_tokenizer(
             resolve_model(self.config.base_model, self.config.resolve_path(".")), self.config.trust_remote_code,
@@ -450,7 +454,7 @@ class Loop:
         samples = self.config.forgetting.early_warning_samples
         if not samples or not data.validation:  # without validation there are no evaluation steps
             return None
-        from harness.early_warning import GeneralDrift, drift_sample
+        from harness.loop.early_warning import GeneralDrift, drift_sample
 
         general = drift_sample([e for s in data.general for e in s.examples], samples, self.config.seed,
                                exclude=training_examples)
@@ -464,8 +468,8 @@ class Loop:
         choice: dict[str, Any] = {"policy": self.config.forgetting.checkpoint_choice, "step": training.steps,
                                   "weights": str(training.weights_dir), "reason": "the final weights"}
         if self.config.forgetting.checkpoint_choice == "forgetting_aware":
-            from harness.early_warning import choose_checkpoint
-            from harness.reporting import read_jsonl
+            from harness.loop.early_warning import choose_checkpoint
+            from harness.loop.reporting import read_jsonl
             from harness.training.checkpoints import checkpoint_step, complete_checkpoints
 
             saved = {checkpoint_step(p): p for p in complete_checkpoints(training.output_dir / "checkpoints")}
@@ -483,8 +487,8 @@ class Loop:
         return Path(choice["weights"]), training.is_adapter
 
     def _candidate(self, weights: Path, is_adapter: bool) -> LoadedModel:
-        from harness.evaluation import merge_adapter
-        from harness.models import load_model
+        from harness.evaluation.scoring import merge_adapter
+        from harness.models.loading import load_model
 
         if is_adapter:
             return merge_adapter(self.base_model(), weights)

@@ -2,10 +2,10 @@
 
 One driver for every command that decides (the loop's rounds, ``compare``,
 ``compare-models``): it scores base and candidate on the same items through two
-:class:`~harness.evaluation.Scorer` objects, so no item is scored twice for the
+:class:`~harness.evaluation.scoring.Scorer` objects, so no item is scored twice for the
 same weights, and applies the configured verdict policy:
 
-- ``sequential`` (default): look by look (:mod:`harness.sequential`), scoring
+- ``sequential`` (default): look by look (:mod:`harness.evaluation.sequential`), scoring
   further only the benchmarks that are still undecided;
 - ``point`` / ``strict``: one fixed sample of ``limit`` items, judged on the
   point estimate / the upper bound of the paired bootstrap CI.
@@ -20,9 +20,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from harness import sequential, stats
+from harness.evaluation import sequential
+
+from harness.evaluation import stats
 from harness.api import Benchmark, BenchmarkResult
-from harness.evaluation import Scorer, take_items
+from harness.evaluation.scoring import Scorer, take_items
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def judge(
 
 
 def _bootstrap(b: BenchmarkResult, c: BenchmarkResult, benchmark: Benchmark, settings: JudgeSettings) -> stats.Comparison:
-    return stats.compare(b, c, higher_is_better=benchmark.higher_is_better, confidence=settings.confidence,
+    return stats.paired_comparison(b, c, higher_is_better=benchmark.higher_is_better, confidence=settings.confidence,
                          samples=settings.bootstrap_samples, seed=settings.seed)
 
 

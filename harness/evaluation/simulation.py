@@ -3,7 +3,7 @@
 Used by the tests and by ``bench/sequential_verdicts.py``: draw a base outcome per
 item, then flip it with the probabilities that give the target fine-tuned accuracy
 and discordance, and run the same decision code the loop runs
-(:mod:`harness.sequential`) on the growing sample.
+(:mod:`harness.evaluation.sequential`) on the growing sample.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import sequential
+from harness.evaluation import sequential
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
 from harness.api import Example, UsageError
-from harness.data import DataValidationError, Problem
-from harness.tokenize import encode, token_length
+from harness.data.examples import DataValidationError, Problem
+from harness.data.tokenize import encode, token_length
 
 Overflow = Literal["fail", "truncate", "drop"]
 

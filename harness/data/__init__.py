@@ -1,0 +1,1 @@
+"""Data: reading and validating sources, splitting, token lengths, chat templates."""

@@ -1,0 +1,1 @@
+"""Models: loading (hub ids, folders, GGUF), fingerprints, and greedy generation."""

@@ -1,0 +1,1 @@
+"""Strategy comparisons: one run per mitigation strategy, judged against one base evaluation."""
