@@ -15,9 +15,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # for annotations only: importing these here would pull in torch and a cycle
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from harness.config import RunConfig
+    from harness.evaluation.stats import Comparison
 
 
 class ComponentOptions(BaseModel):
@@ -134,8 +140,8 @@ class Mixer(Component):
 class LoadedModel:
     """A model in memory with its tokenizer and a fingerprint of its weights."""
 
-    model: Any
-    tokenizer: Any
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
     name: str
     fingerprint: str
     device: str
@@ -149,7 +155,7 @@ class LoadedModel:
 class TrainRequest:
     """Everything a trainer needs for one training run."""
 
-    settings: Any  # harness.config.RunConfig: the validated run config
+    settings: RunConfig  # the validated run config
     train: list[Example]
     validation: list[Example]
     output_dir: Path
@@ -159,7 +165,7 @@ class TrainRequest:
     plan: RoundPlan | None = None  # the loop's round this training belongs to, if any
     # Called by the engine at each evaluation step with (model, step); returns extra
     # metrics to log (the loop's early-warning forgetting signal).
-    on_evaluate: Callable[[Any, int], dict[str, float]] | None = None
+    on_evaluate: Callable[[PreTrainedModel, int], dict[str, float]] | None = None
 
 
 @dataclass
@@ -182,7 +188,7 @@ class Trainer(Component):
 
     kind = "trainer"
 
-    def check_environment(self, settings: Any) -> None:
+    def check_environment(self, settings: RunConfig) -> None:
         """Raise :class:`UsageError` before any model loads if this trainer cannot run here."""
 
     def trains_adapter(self) -> bool:
@@ -289,8 +295,8 @@ class EvaluationRecord:
 
     base: dict[str, BenchmarkResult]
     candidate: dict[str, BenchmarkResult]
-    forgetting: dict[str, Any]  # benchmark -> harness.evaluation.stats.Comparison (general benchmarks)
-    gain: dict[str, Any]  # benchmark -> harness.evaluation.stats.Comparison (domain benchmarks)
+    forgetting: dict[str, Comparison]  # general benchmarks, each with its status
+    gain: dict[str, Comparison]  # domain benchmarks
     passed: bool
     policy: str = "sequential"
     threshold: float = 5.0
@@ -324,7 +330,7 @@ class RoundOutcome:
 class DecisionContext:
     """What ``harness_next_round`` decides on: the run's settings, its rounds so far, its policy."""
 
-    settings: Any  # harness.config.RunConfig
+    settings: RunConfig
     history: list[RoundOutcome]
     policy: Policy  # the configured policy, already built with its options
 

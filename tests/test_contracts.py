@@ -310,3 +310,9 @@ def test_every_package_folder_is_listed_for_installation():
     on_disk |= {".".join(("harness_plugins", *p.parent.relative_to(ROOT / "plugins").parts))
                 for p in (ROOT / "plugins").rglob("__init__.py")}
     assert on_disk <= listed, f"missing from pyproject [tool.setuptools] packages: {sorted(on_disk - listed)}"
+
+
+def test_domain_loss_needs_its_held_out_file_named(tmp_path, capsys):
+    config = run_config(tmp_path, benchmarks={"suite": None, "domain": ["domain_loss"]})
+    assert main(["validate", str(config)]) == 2
+    assert "benchmarks.domain[0].path" in capsys.readouterr().err

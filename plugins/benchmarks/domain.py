@@ -192,7 +192,9 @@ class DomainMultipleChoice(Benchmark):
 class DomainLossOptions(ComponentOptions):
     """The held-out file (chat ``messages`` or plain ``text`` per line) and the scoring window."""
 
-    path: str | None = None  # default: the example data set's validation.jsonl
+    # Held-out conversations, never trained on (e.g. your validation split written with
+    # `harness data split`). Required: there is no file one could safely assume.
+    path: str
     max_length: int = 1024
     train_on: Literal["assistant", "all"] = "assistant"
 
@@ -208,7 +210,7 @@ class DomainLoss(Benchmark):
 
     @property
     def path(self) -> Path:
-        return Path(self.options.path).expanduser() if self.options.path else EXAMPLE_DATA / "validation.jsonl"
+        return Path(self.options.path).expanduser()
 
     def examples(self) -> dict[str, Example]:
         out: dict[str, Example] = {}
