@@ -100,3 +100,13 @@ def test_report_opens_in_chromium_without_errors_or_requests(finished_run):
     assert requests == [report.resolve().as_uri()]  # the page itself, nothing else
     assert "PASS" in title
     assert (run_dir / "report.png").stat().st_size > 10_000
+
+
+def test_training_loss_is_drawn_as_a_moving_average_over_faint_raw_points():
+    from harness_plugins.reports import svg
+
+    zigzag = [(step, 1.0 if step % 2 else 3.0) for step in range(1, 41)]
+    smooth = svg.moving_average(zigzag, 4)
+    assert all(abs(y - 2.0) < 1e-9 for _, y in smooth[4:])  # the alternation averages out
+    chart = svg.line_chart([("train", zigzag)], title="t", x_label="x", y_label="y", smoothed=["train"])
+    assert chart.count("<polyline") == 2 and 'stroke-opacity="0.25"' in chart

@@ -45,7 +45,8 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
     for r in rounds:
         label = f"round {r['round']}"
         steps = [m for m in r["metrics"] if m.get("step") is not None]
-        loss_series.append((f"{label} train", [(m["step"], m["loss"]) for m in steps if m.get("loss") is not None]))
+        loss_series.append((f"{label} train (moving average)",
+                            [(m["step"], m["loss"]) for m in steps if m.get("loss") is not None]))
         val = [(m["step"], m["val_loss"]) for m in steps if m.get("val_loss") is not None]
         if val:
             val_series.append((f"{label} validation", val))
@@ -54,7 +55,7 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
         if warn:
             warn_series.append((label, warn))
     charts["loss"] = svg.line_chart(loss_series + val_series, title="Training and validation loss",
-                                    x_label="optimizer step", y_label="loss")
+                                    x_label="optimizer step", y_label="loss", smoothed=[n for n, _ in loss_series])
     charts["lr"] = svg.line_chart(lr_series, title="Learning rate", x_label="optimizer step", y_label="learning rate")
     charts["early_warning"] = svg.line_chart(warn_series, title="Early-warning forgetting signal",
                                              x_label="optimizer step", y_label="KL from base on general answers, nats/token")

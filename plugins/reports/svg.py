@@ -111,9 +111,25 @@ def _legend(names: Sequence[str]) -> str:
     return "".join(parts)
 
 
+def moving_average(points: Sequence[tuple[float, float]], window: int) -> list[tuple[float, float]]:
+    """Each point's y replaced by the mean of the last ``window`` ys (fewer at the start)."""
+    out, total = [], 0.0
+    for i, (x, y) in enumerate(points):
+        total += y
+        if i >= window:
+            total -= points[i - window][1]
+        out.append((x, total / min(i + 1, window)))
+    return out
+
+
 def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: str, log_x: bool = False,
-               hline: tuple[float, str] | None = None) -> str:
-    """One polyline per series; an optional dashed horizontal reference line."""
+               hline: tuple[float, str] | None = None, smoothed: Sequence[str] = ()) -> str:
+    """One polyline per series; an optional dashed horizontal reference line.
+
+    Series named in ``smoothed`` are drawn as a moving average, their raw points
+    faint behind it: a loss that alternates between short and long batches reads
+    as a trend instead of a zigzag.
+    """
     xs = _finite([x for _, pts in series for x, _ in pts])
     ys = _finite([y for _, pts in series for _, y in pts] + ([hline[0]] if hline else []))
     if not xs:
@@ -128,9 +144,14 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
         if not pts:
             continue
         colour = PALETTE[i % len(PALETTE)]
+        if name in smoothed and len(pts) >= 4:
+            raw = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in pts)
+            body.append(f'<polyline points="{raw}" fill="none" stroke="{colour}" stroke-width="1" '
+                        f'stroke-opacity="0.25"/>')
+            pts = moving_average(pts, max(3, len(pts) // 10))
         path = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in pts)
         body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.8"/>')
-        if len(pts) <= 30:
+        if len(pts) <= 30 and name not in smoothed:
             body += [f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3" fill="{colour}"/>' for x, y in pts]
     body.append(_legend([name for name, _ in series]))
     return _svg("".join(body), title)
