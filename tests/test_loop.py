@@ -181,3 +181,22 @@ def test_sequential_loop_decides_each_round_and_treats_undecided_as_not_passed(s
     point = _gate(tmp_path / "run", "--max-forgetting", "1", "--policy", "point")
     assert point.returncode == 1 and "| **fail** |" in point.stdout
     assert _gate(tmp_path / "run", "--max-forgetting", "0").returncode == 2
+
+
+def test_library_output_goes_to_the_run_folders_log_not_the_console(scenario, tmp_path, capfd):
+    import logging
+
+    config, harness = scenario("schedule")
+
+    class Noisy(loop.Loop):
+        def base_results(self):
+            logging.getLogger("transformers.modeling_utils").warning("a library warning")
+            return super().base_results()
+
+    from harness.config import load_config
+
+    Noisy(load_config(config, harness), harness, tmp_path / "run", progress=True).run()
+    out, err = capfd.readouterr()
+    assert "a library warning" not in out + err
+    assert "a library warning" in (tmp_path / "run" / "logs" / "libraries.log").read_text()
+    assert "round 1" in out  # our own lines stay on the console

@@ -21,6 +21,7 @@ Layout::
         decision.json          what the loop does next, and why
         COMPLETE               written last: the round is fully on disk
       verdict.json             the run's outcome (the release gate reads this)
+      logs/libraries.log       the libraries' own warnings and progress output
       error.json, traceback.txt  a strategy of a comparison that failed
 
 Every file name lives here: the loop, resume, reports, the gate and comparisons
@@ -139,6 +140,10 @@ class RunFolder:
     @property
     def verdict(self) -> Path:
         return self.root / "verdict.json"
+
+    @property
+    def library_log(self) -> Path:
+        return self.root / "logs" / "libraries.log"
 
     @property
     def error(self) -> Path:

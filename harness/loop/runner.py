@@ -268,9 +268,15 @@ class Loop:
             print(message, flush=True)
 
     def run(self) -> dict[str, Any]:
+        from harness.loop.console import libraries_to_file
+
+        self.folder.root.mkdir(parents=True, exist_ok=True)
+        with libraries_to_file(self.folder.library_log):
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         started = time.perf_counter()
         folder = self.folder
-        folder.root.mkdir(parents=True, exist_ok=True)
         write_atomic(folder.config, yaml.safe_dump(config_snapshot(self.config), sort_keys=False))
         data = prepare_data(self.config, self.harness)
         write_json(folder.manifest, data.manifest)
