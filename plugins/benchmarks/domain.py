@@ -64,34 +64,18 @@ def _batches(items: list, size: int) -> Iterator[list]:
 
 
 def _continuation_logprobs(model: LoadedModel, pairs: list[tuple[list[int], list[int]]], batch_size: int) -> list[float]:
-    """Sum of log p(continuation | context) for each (context ids, continuation ids) pair."""
-    import torch
+    """Sum of log p(continuation | context) for each (context ids, continuation ids) pair.
+
+    Each question's prompt runs once for all its choices (shared-prefix scoring);
+    batches are sized in tokens, not items, so ``batch_size`` is not used here.
+    """
     from tqdm.auto import tqdm
 
-    pad = model.tokenizer.pad_token_id or 0
-    # Longest first: similar lengths share a batch (less padding), and an
-    # out-of-memory error shows up on the first batch, not the last.
-    order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
-    scores = [0.0] * len(pairs)
-    device = model.model.device
-    with torch.inference_mode():
-        for batch in tqdm(list(_batches(order, batch_size)), desc="scoring choices", leave=False):
-            seqs = [pairs[i][0] + pairs[i][1] for i in batch]
-            width = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(seqs), width), dtype=torch.long)
-            for row, seq in enumerate(seqs):
-                ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
-            logits = model.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            for row, i in enumerate(batch):
-                context, continuation = pairs[i]
-                # Token t is predicted by the logits at position t - 1; normalise only
-                # those rows (in fp32), not the whole padded batch over the vocabulary.
-                rows = logits[row, len(context) - 1 : len(context) + len(continuation) - 1].float()
-                targets = torch.tensor(continuation, device=rows.device).unsqueeze(1)
-                scores[i] = float(torch.log_softmax(rows, dim=-1).gather(1, targets).sum())
-    return scores
+    from harness.api import score_continuations
+
+    with tqdm(total=len(pairs), desc="scoring choices", leave=False) as bar:
+        answers = score_continuations(model.model, pairs, progress=bar.update)
+    return [logprob for logprob, _ in answers]
 
 
 # ----------------------------------------------------------------------- domain_mc

@@ -196,7 +196,13 @@ class LmEvalBenchmark(Benchmark):
 
 
 def _hflm(model: LoadedModel, batch_size: int) -> Any:
-    from lm_eval.models.huggingface import HFLM
+    """lm-eval's HFLM on the model in memory, scoring multiple choice from shared prefixes.
+
+    ``PrefixLM`` runs each question's context once for all its choices (same
+    answers as HFLM, several times faster); generation and perplexity requests,
+    which ``batch_size`` still sizes, go through HFLM unchanged.
+    """
+    from harness.api import PrefixLM
 
     # Passing the object (not a path) is what keeps evaluation on the weights in memory.
     # lm-eval warns about exactly that on every call; it is intended here, so keep it quiet.
@@ -204,7 +210,7 @@ def _hflm(model: LoadedModel, batch_size: int) -> Any:
     level = hf_logger.level
     hf_logger.setLevel(logging.ERROR)
     try:
-        return HFLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=batch_size)
+        return PrefixLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=batch_size)
     finally:
         hf_logger.setLevel(level)
 

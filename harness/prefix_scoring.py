@@ -1,0 +1,469 @@
+"""Shared-prefix scoring of multiple-choice log-likelihood requests.
+
+A multiple-choice item asks for ``log p(choice | context)`` for each of its 2-5
+choices, and every choice has the same context. lm-eval's ``HFLM`` runs
+``context + choice`` through the model once per choice (a 300-token SciQ passage
+is computed four times) and turns every position, context included, into
+full-vocabulary log-probabilities. Here each distinct context runs once, its
+keys and values are cached, all its continuations are scored against that
+cache, and logits are computed only where a continuation token is predicted.
+
+How one request is scored (lm-eval's definition, unchanged)::
+
+    context c1 .. cn, continuation x1 .. xm
+    prefix pass:        c1 .. c(n-1)                    -> cached keys/values, no logits
+    continuation pass:  cn, x1 .. x(m-1) over the cache -> logits predicting x1 .. xm
+    answer:             (sum of log p(xj | ...), whether every xj is the argmax)
+
+In the continuation pass, one row holds all the continuations of one context,
+one after another; a 4D attention mask lets each continuation see the cached
+context and its own earlier tokens only, and explicit position ids restart
+each continuation right after the context. So a context's cache is used as is,
+never copied once per continuation.
+
+Batching and memory: contexts, longest first, are split into *prefix batches*;
+each batch's rows, longest first, into *chunks*. Each forward pass stays within
+``max_batch_tokens`` (prefix batch: contexts x longest prefix; chunk: rows x
+(longest prefix + longest row)), and the cut points minimise padding plus a
+fixed cost per pass (:data:`PASS_COST_TOKENS`). Peak memory therefore grows
+with ``max_batch_tokens`` (about twice that many tokens of keys/values, plus a
+chunk's logits), never with the number of items; only one sequence longer than
+the budget exceeds it, as a sequence is never split.
+
+Two entry points:
+
+- :func:`score_continuations`: the core, on token ids, independent of lm-eval
+  (``domain_mc`` uses it directly);
+- :class:`PrefixLM`: an lm-eval ``LM``, a subclass of ``HFLM`` that replaces only
+  the scoring of tokenised log-likelihood requests, so tokenisation, truncation,
+  the request order and the cache hook are lm-eval's own; generation and rolling
+  log-likelihood (perplexity) run through ``HFLM`` unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+import torch
+from lm_eval.models.huggingface import HFLM
+from tqdm.auto import tqdm
+from transformers import DynamicCache
+
+log = logging.getLogger(__name__)
+
+# Tokens per forward pass. 4096 keeps a 135M-parameter model's passes well under
+# 1 GB on a CPU; on a GPU a larger budget (16k-64k) fills the device better.
+DEFAULT_MAX_BATCH_TOKENS = 4096
+
+# What one more forward pass costs, in tokens: batches are cut where the padding
+# they save outweighs it. Every pass streams all weights from memory whatever
+# its size (on these 2-core CPUs a 4-token pass takes as long as ~50 tokens in a
+# large one); a padded token costs as much as a real one.
+PASS_COST_TOKENS = 128
+
+# Attention implementations that apply an arbitrary 4D mask (flash-attention
+# kernels take padding information in other forms).
+_SUPPORTED_ATTENTION = {None, "eager", "sdpa"}
+
+Request = tuple[Sequence[int], Sequence[int]]
+Answer = tuple[float, bool]
+
+
+def unsupported_reason(model: Any) -> str | None:
+    """Why ``model`` cannot be scored from shared prefixes (None when it can).
+
+    The continuation pass gives each token an explicit 4D mask over the cached
+    keys, so every layer must use plain global causal attention, through an
+    implementation that honours such a mask.
+    """
+    config = getattr(model, "config", None)
+    if config is None:
+        return "it has no transformers config"
+    if getattr(config, "is_encoder_decoder", False):
+        return "it is an encoder-decoder model"
+    text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
+    layer_types = getattr(text, "layer_types", None)
+    if layer_types and any(kind != "full_attention" for kind in layer_types):
+        return f"it has non-global attention layers ({', '.join(sorted(set(layer_types)))})"
+    if getattr(text, "sliding_window", None) is not None and getattr(text, "use_sliding_window", True):
+        return "it uses sliding-window attention"
+    attention = getattr(config, "_attn_implementation", None)
+    if attention not in _SUPPORTED_ATTENTION:
+        return f"its attention implementation {attention!r} is not eager or sdpa"
+    return None
+
+
+def score_continuations(
+    model: Any,
+    requests: Sequence[Request],
+    *,
+    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+    max_length: int | None = None,
+    progress: Callable[[int], Any] | None = None,
+) -> list[Answer]:
+    """``(log p(continuation | context), is_greedy)`` for each ``(context ids, continuation ids)``.
+
+    Exactly lm-eval's definition: the sum of the continuation tokens'
+    log-probabilities (normalised in fp32), and whether each of them is the
+    model's top-scoring token at its position. Answers come back in request order.
+
+    ``model`` is a transformers causal LM (a PEFT wrapper works too); one that
+    cannot share prefixes (:func:`unsupported_reason`) gets the same answers the
+    slow way, each request run whole.
+    ``max_batch_tokens`` bounds the tokens of each forward pass, hence memory.
+    ``max_length``, when given, left-truncates like ``HFLM``: only the last
+    ``max_length + 1`` tokens of context + continuation are kept. ``progress`` is
+    called with the number of requests each chunk finished (a tqdm's ``update``).
+    Contexts and continuations must be non-empty (lm-eval puts a BOS/EOS token
+    in front of an empty context before it gets here).
+    """
+    if max_batch_tokens < 1:
+        raise ValueError(f"max_batch_tokens must be positive, got {max_batch_tokens}")
+    contexts = _group_by_context(requests, max_length)
+    reason = unsupported_reason(model)
+    if reason is not None:
+        log.info("scoring each request whole: shared prefixes are not supported here (%s)", reason)
+        return _score_whole(model, requests, contexts, max_batch_tokens, progress)
+    continuations = [list(continuation) for _, continuation in requests]
+    runner = _Runner(model)
+    answers: list[Answer | None] = [None] * len(requests)
+    with torch.inference_mode():
+        for batch in _prefix_batches(contexts, max_batch_tokens):
+            prefix = runner.run_prefixes(batch)
+            # A row's tokens attend to the batch's whole (padded) prefix width.
+            capacity = max_batch_tokens - prefix.width
+            rows = [row for slot, ctx in enumerate(batch) for row in _rows(ctx, slot, continuations, capacity)]
+            rows.sort(key=lambda row: -row.length)
+            for chunk in _batches(rows, lambda row: row.length, max_batch_tokens, extra_width=prefix.width):
+                for request, answer in runner.score_rows(prefix, chunk):
+                    answers[request] = answer
+                if progress is not None:
+                    progress(sum(len(row.requests) for row in chunk))
+    return answers  # type: ignore[return-value]  # every request is in exactly one row
+
+
+# ------------------------------------------------------------------ planning
+
+
+@dataclass
+class _Context:
+    """One distinct context (after truncation) and the requests that share it."""
+
+    tokens: tuple[int, ...]
+    requests: list[int] = field(default_factory=list)
+
+    @property
+    def prefix_length(self) -> int:
+        # The last context token is the first input of each of its continuations,
+        # so only the tokens before it go through the prefix pass.
+        return len(self.tokens) - 1
+
+
+@dataclass
+class _Row:
+    """Continuations of one context, packed one after another into one row of a continuation pass.
+
+    Each continuation x1 .. xm contributes the inputs (last context token,
+    x1 .. x(m-1)); the logits at those m positions predict x1 .. xm.
+    """
+
+    context: int  # slot of its context in the prefix batch
+    last_token: int  # the context's last token
+    requests: list[int]  # request indices, in packing order
+    continuations: list[list[int]]  # their continuations, in the same order
+
+    @property
+    def length(self) -> int:
+        return sum(len(c) for c in self.continuations)
+
+
+def _truncated_context(context: Sequence[int], continuation: Sequence[int], max_length: int | None) -> tuple[int, ...]:
+    """The context HFLM actually conditions on.
+
+    HFLM feeds ``(context + continuation)[-(max_length + 1):][:-1]``: the
+    continuation is always whole and the context loses tokens on the left.
+    That depends on the continuation's length, so truncation is applied per
+    request, before requests are grouped by context.
+    """
+    if not context:
+        raise ValueError("empty context: put a BOS/EOS token in front (lm-eval uses its prefix token)")
+    if not continuation:
+        raise ValueError("empty continuation: nothing to score")
+    if max_length is None:
+        return tuple(context)
+    if len(continuation) > max_length:
+        raise ValueError(f"continuation of {len(continuation)} tokens exceeds max_length={max_length}")
+    return tuple(context[-(max_length + 1 - len(continuation)) :])
+
+
+def _group_by_context(requests: Sequence[Request], max_length: int | None) -> list[_Context]:
+    """Distinct contexts, longest first, each listing its requests."""
+    by_tokens: dict[tuple[int, ...], _Context] = {}
+    for index, (context, continuation) in enumerate(requests):
+        tokens = _truncated_context(context, continuation, max_length)
+        by_tokens.setdefault(tokens, _Context(tokens)).requests.append(index)
+    # Longest first, as HFLM does: an out-of-memory error shows up on the first batch.
+    return sorted(by_tokens.values(), key=lambda ctx: -len(ctx.tokens))
+
+
+def _rows(ctx: _Context, slot: int, continuations: list[list[int]], capacity: int) -> Iterator[_Row]:
+    """``ctx``'s continuations packed into rows of at most ``capacity`` tokens (a lone one may exceed it)."""
+    row = _Row(slot, ctx.tokens[-1], [], [])
+    for request in ctx.requests:
+        continuation = continuations[request]
+        if row.requests and row.length + len(continuation) > capacity:
+            yield row
+            row = _Row(slot, ctx.tokens[-1], [], [])
+        row.requests.append(request)
+        row.continuations.append(continuation)
+    yield row
+
+
+T = TypeVar("T")
+
+
+def _batches(items: list[T], size: Callable[[T], int], budget: int, extra_width: int = 0) -> list[list[T]]:
+    """Split ``items`` (sorted by ``size``, largest first) into consecutive batches, at least cost.
+
+    A batch is padded to its first item's size; it costs its padded tokens plus
+    :data:`PASS_COST_TOKENS` for the forward pass itself, and must keep
+    count x (first size + ``extra_width``) within ``budget`` (a lone item may
+    exceed it). An exact dynamic programme over the cut points: ``best[j]`` is
+    the least cost of the first ``j`` items, ``cut[j]`` where its last batch starts.
+    """
+    best = [0] + [float("inf")] * len(items)
+    cut = [0] * (len(items) + 1)
+    for end in range(1, len(items) + 1):
+        for start in range(end - 1, -1, -1):  # the last batch is items[start:end]
+            count, width = end - start, size(items[start])
+            if count > 1 and count * (width + extra_width) > budget:
+                break  # widths only grow as start moves left
+            cost = best[start] + count * width + PASS_COST_TOKENS
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    batches = []
+    end = len(items)
+    while end > 0:
+        batches.append(items[cut[end] : end])
+        end = cut[end]
+    return batches[::-1]
+
+
+def _prefix_batches(contexts: list[_Context], budget: int) -> Iterator[list[_Context]]:
+    """Contexts (longest first) in batches for the prefix pass.
+
+    Contexts of one token (an empty prefix) get batches of their own: in a
+    batch with others their prefix row would be all padding, and a fully masked
+    attention row can produce NaNs that would leak through the cache.
+    """
+    with_prefix = [ctx for ctx in contexts if ctx.prefix_length > 0]
+    without = [ctx for ctx in contexts if ctx.prefix_length == 0]
+    yield from _batches(with_prefix, lambda ctx: ctx.prefix_length, budget)
+    # No prefix pass runs for these; the budget applies to their continuation chunks.
+    if without:
+        yield without
+
+
+# ------------------------------------------------------------------ model calls
+
+
+@dataclass
+class _Prefix:
+    """The prefix pass of one batch: cached keys/values and which cache slots are real."""
+
+    cache: Any  # a transformers Cache, or None when every prefix is empty
+    mask: torch.Tensor  # [contexts, width] bool: True for real tokens, False for right padding
+    lengths: torch.Tensor  # [contexts]: true prefix lengths (the next token's position)
+
+    @property
+    def width(self) -> int:
+        return self.mask.shape[1]
+
+
+class _Runner:
+    """Runs prefix and continuation passes of one model, whatever its transformers version."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.device = model.device
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wrappers
+        parameters = inspect.signature(base.forward).parameters
+        # transformers 5 renamed ``past_key_values`` to ``cache`` (the old name still works, with a warning).
+        self.cache_arg = "cache" if "cache" in parameters else "past_key_values"
+        # Most causal LMs can skip the vocabulary projection for positions nobody reads.
+        self.keeps_logits = "logits_to_keep" in parameters
+
+    def run_prefixes(self, contexts: list[_Context]) -> _Prefix:
+        """Run every context's prefix once (right-padded) and keep the keys/values."""
+        lengths = [ctx.prefix_length for ctx in contexts]
+        width = max(lengths)
+        ids = torch.zeros((len(contexts), width), dtype=torch.long)
+        mask = torch.zeros((len(contexts), width), dtype=torch.bool)
+        for row, ctx in enumerate(contexts):
+            ids[row, : ctx.prefix_length] = torch.tensor(ctx.tokens[:-1])
+            mask[row, : ctx.prefix_length] = True
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        lengths_t = torch.tensor(lengths, device=self.device)
+        if width == 0:
+            return _Prefix(cache=None, mask=mask, lengths=lengths_t)
+        kwargs = {"logits_to_keep": 1} if self.keeps_logits else {}  # only the cache is read
+        out = self.model(input_ids=ids, attention_mask=mask.long(), use_cache=True,
+                         position_ids=torch.arange(width, device=self.device).expand(len(contexts), width), **kwargs)
+        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        return _Prefix(cache=cache, mask=mask, lengths=lengths_t)
+
+    def score_rows(self, prefix: _Prefix, rows: list[_Row]) -> Iterator[tuple[int, Answer]]:
+        """Score every continuation in ``rows`` against its context's cached prefix."""
+        width = rows[0].length  # rows come longest first
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        offset = torch.zeros((len(rows), width), dtype=torch.long)  # position within its continuation
+        segment = torch.full((len(rows), width), -1, dtype=torch.long)  # which continuation; -1: padding
+        targets: list[int] = []
+        for r, row in enumerate(rows):
+            start = 0
+            for k, continuation in enumerate(row.continuations):
+                end = start + len(continuation)
+                ids[r, start:end] = torch.tensor([row.last_token, *continuation[:-1]])
+                offset[r, start:end] = torch.arange(len(continuation))
+                segment[r, start:end] = k
+                targets.extend(continuation)
+                start = end
+        ids, offset, segment = ids.to(self.device), offset.to(self.device), segment.to(self.device)
+        owner = torch.tensor([row.context for row in rows], device=self.device)
+        logits = self.model(
+            input_ids=ids,
+            # Each continuation starts right after its context, whatever its place in the row.
+            position_ids=prefix.lengths[owner].unsqueeze(1) + offset,
+            attention_mask=self._continuation_mask(prefix.mask[owner], segment, self._dtype()),
+            use_cache=True,
+            **({self.cache_arg: _cache_rows(prefix.cache, owner)} if prefix.cache is not None else {}),
+        ).logits
+        # Normalise only the positions that predict a continuation token, in fp32.
+        logprobs = torch.log_softmax(logits[segment >= 0].float(), dim=-1)  # row-major: matches ``targets``
+        target_ids = torch.tensor(targets, device=self.device)
+        token_logprobs = logprobs.gather(1, target_ids.unsqueeze(1)).squeeze(1)
+        token_greedy = logprobs.argmax(dim=-1) == target_ids
+        requests = [request for row in rows for request in row.requests]
+        sizes = [len(c) for row in rows for c in row.continuations]
+        for request, lp, greedy in zip(requests, token_logprobs.split(sizes), token_greedy.split(sizes)):
+            yield request, (float(lp.sum()), bool(greedy.all()))
+
+    @staticmethod
+    def _continuation_mask(past: torch.Tensor, segment: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Additive 4D mask [rows, 1, new, past + new] for a continuation pass.
+
+        A token sees its context's real cached tokens and the earlier tokens of
+        its own continuation. Padding tokens also see themselves, so no row is
+        fully masked (that would make NaNs).
+        """
+        width = segment.shape[1]
+        causal = torch.ones((width, width), dtype=torch.bool, device=segment.device).tril()
+        same = segment.unsqueeze(2) == segment.unsqueeze(1)
+        new = (same & causal) | torch.eye(width, dtype=torch.bool, device=segment.device)
+        allowed = torch.cat([past.unsqueeze(1).expand(-1, width, -1), new], dim=2)
+        blocked = torch.zeros(allowed.shape, dtype=dtype, device=segment.device)
+        blocked.masked_fill_(~allowed, torch.finfo(dtype).min)
+        return blocked.unsqueeze(1)
+
+    def _dtype(self) -> torch.dtype:
+        # The attention scores' dtype: the model's, or the autocast dtype when one is active.
+        if torch.is_autocast_enabled(self.device.type):
+            return torch.get_autocast_dtype(self.device.type)
+        return self.model.dtype
+
+
+def _cache_rows(cache: Any, index: torch.Tensor) -> Any:
+    """A new cache holding rows ``index`` of ``cache`` (one per continuation row, in chunk order).
+
+    The continuation pass appends its own keys/values to the cache it is given,
+    so each chunk gets a fresh one and the prefix cache stays intact for the
+    batch's next chunk.
+    """
+    layers = [(layer.keys.index_select(0, index), layer.values.index_select(0, index)) for layer in cache.layers]
+    return DynamicCache(ddp_cache_data=layers)
+
+
+def _score_whole(model: Any, requests: Sequence[Request], contexts: list[_Context], budget: int,
+                 progress: Callable[[int], Any] | None) -> list[Answer]:
+    """The fallback: each request as one right-padded sequence, context and continuation together."""
+    items = [(ctx.tokens, request) for ctx in contexts for request in ctx.requests]  # longest context first
+    sequences = {request: [*tokens, *requests[request][1]][:-1] for tokens, request in items}
+    order = sorted(sequences, key=lambda request: -len(sequences[request]))
+    answers: list[Answer | None] = [None] * len(requests)
+    with torch.inference_mode():
+        for batch in _batches(order, lambda request: len(sequences[request]), budget):
+            width = len(sequences[batch[0]])
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, request in enumerate(batch):
+                ids[row, : len(sequences[request])] = torch.tensor(sequences[request])
+                mask[row, : len(sequences[request])] = 1
+            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+            for row, request in enumerate(batch):
+                continuation = torch.tensor(requests[request][1], device=logits.device)
+                end = len(sequences[request])  # the continuation is predicted by the last len(continuation) positions
+                logprobs = torch.log_softmax(logits[row, end - len(continuation) : end].float(), dim=-1)
+                answers[request] = (float(logprobs.gather(1, continuation.unsqueeze(1)).sum()),
+                                    bool((logprobs.argmax(dim=-1) == continuation).all()))
+            if progress is not None:
+                progress(len(batch))
+    return answers  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ lm-eval backend
+
+
+class PrefixLM(HFLM):
+    """lm-eval's ``HFLM`` with multiple-choice requests scored from shared prefixes.
+
+    Only ``_loglikelihood_tokens`` (the log-likelihood of already tokenised
+    requests) is replaced; every other path, tokenisation, ``generate_until`` and
+    ``loglikelihood_rolling`` included, is ``HFLM``'s. ``max_batch_tokens`` bounds
+    each forward pass (see the module docstring); ``batch_size`` still applies to
+    the inherited paths. A model the shared prefix cannot serve (see
+    :func:`unsupported_reason`) is scored by ``HFLM`` itself, with a warning.
+    """
+
+    def __init__(self, *args: Any, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be positive, got {max_batch_tokens}")
+        self.max_batch_tokens = int(max_batch_tokens)
+        self._in_rolling = False
+        self.prefix_unsupported = unsupported_reason(self.model) if self.backend == "causal" else "it is not causal"
+        if self.prefix_unsupported:
+            log.warning("shared-prefix scoring is off (%s); using HFLM's scoring", self.prefix_unsupported)
+
+    def loglikelihood_rolling(self, requests: list, disable_tqdm: bool = False) -> list[float]:
+        # Perplexity windows share no prefixes: they stay on HFLM's path, which
+        # goes through _loglikelihood_tokens too, hence the flag.
+        self._in_rolling = True
+        try:
+            return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+        finally:
+            self._in_rolling = False
+
+    def _loglikelihood_tokens(self, requests: list, disable_tqdm: bool = False,
+                              override_bs: int | None = None) -> list[Answer]:
+        if self._in_rolling or self.prefix_unsupported:
+            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+        bar = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0, desc="Running loglikelihood requests")
+        # The mixed-precision setting HFLM's own forward calls run under.
+        with torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
+                            enabled=self.mixed_precision_dtype is not None):
+            answers = score_continuations(
+                self.model,
+                [(context, continuation) for _, context, continuation in requests],
+                max_batch_tokens=self.max_batch_tokens,
+                max_length=self.max_length,
+                progress=bar.update,
+            )
+        bar.close()
+        for (request_key, _, _), answer in zip(requests, answers):
+            # As HFLM does: rolling windows carry no key (they are cached per document).
+            if request_key is not None:
+                self.cache_hook.add_partial("loglikelihood", request_key, answer)
+        return answers
