@@ -77,15 +77,15 @@ def worker(model_spec: str, task: str, doc_ids: list[int], dtype: str, device: s
     import logging
 
     from lm_eval.evaluator import evaluate
-    from lm_eval.tasks import TaskManager
 
     from harness.models.loading import load_model
-    from harness_plugins.benchmarks.lm_eval_tasks import _hflm
+    from harness_plugins.benchmarks.lm_eval_tasks import _hflm, _leaf_tasks
     from harness_plugins.benchmarks.offline_suite import materialize_tasks
 
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     model = load_model(model_spec, dtype=dtype, device=device, fingerprint=False)
-    leaf = TaskManager(include_path=str(materialize_tasks())).load([task])["tasks"][task]
+    # The plugin's own task loading (its TaskManager) and backend, so the timing is harness's.
+    leaf = _leaf_tasks(task, str(materialize_tasks()))[task]
     leaf.set_config(key="num_fewshot", value=0)
     leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
     out = evaluate(lm=_hflm(model, batch_size), task_dict={"tasks": {task: leaf}, "groups": {}},
@@ -253,7 +253,7 @@ def main() -> None:
 
     import torch
 
-    from harness.prefix_scoring import DEFAULT_MAX_BATCH_TOKENS
+    from harness.evaluation.prefix import DEFAULT_MAX_BATCH_TOKENS
 
     print(f"model {args.model}, dtype {args.dtype}, device {args.device}, batch size {args.batch_size}, "
           f"harness max_batch_tokens {DEFAULT_MAX_BATCH_TOKENS}, torch threads {torch.get_num_threads()}, "

@@ -392,8 +392,8 @@ HELPERS: dict[str, str] = {
     # items and scoring
     "take_items": "harness.evaluation.scoring",
     "sample_item_ids": "harness.evaluation.scoring",
-    "score_continuations": "harness.prefix_scoring",
-    "PrefixLM": "harness.prefix_scoring",
+    "score_continuations": "harness.evaluation.prefix",
+    "PrefixLM": "harness.evaluation.prefix",
     # text and tokens
     "encode": "harness.data.tokenize",
     "token_length": "harness.data.tokenize",

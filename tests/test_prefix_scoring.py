@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from harness.prefix_scoring import PrefixLM, score_continuations, unsupported_reason
+from harness.evaluation.prefix import PrefixLM, score_continuations, unsupported_reason
 from harness_plugins.benchmarks.offline_suite import SUITES
 
 TASKS = SUITES["general-small"]
@@ -114,7 +114,7 @@ def test_rejects_requests_lm_eval_never_sends(tiny):
 
 
 def test_a_model_that_cannot_share_prefixes_gets_the_same_answers(tiny, mixed_requests, monkeypatch):
-    import harness.prefix_scoring as prefix_scoring
+    import harness.evaluation.prefix as prefix_scoring
 
     model, _ = tiny
     sliding = SimpleNamespace(config=SimpleNamespace(sliding_window=4096, _attn_implementation="sdpa"))
@@ -208,7 +208,7 @@ def test_rolling_loglikelihood_stays_on_hflm(tiny, monkeypatch):
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    import harness.prefix_scoring as prefix_scoring
+    import harness.evaluation.prefix as prefix_scoring
 
     model, tokenizer = tiny
     request = Instance("loglikelihood_rolling", doc={}, arguments=("The quick brown fox jumps over the lazy dog.",),
