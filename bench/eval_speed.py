@@ -238,10 +238,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="lm-eval's batch size (both sides)")
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads for both sides (OMP_NUM_THREADS; default: torch's)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--doc-ids", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by both sides' processes
     if args.device is None:
         from harness.models.loading import pick_device
 

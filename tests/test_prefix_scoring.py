@@ -189,7 +189,8 @@ def assert_same_outcomes(hflm: dict, prefix: dict, samples: dict[str, list[int]]
         for doc_id in doc_ids:
             want, got = hflm[task][doc_id], prefix[task][doc_id]
             assert (got["acc"], got["acc_norm"]) == (want["acc"], want["acc_norm"]), (task, doc_id, want, got)
-            assert got["loglik"] == pytest.approx(want["loglik"], abs=tolerance), (task, doc_id)
+            # fp32 sums of up to ~100 token log-probabilities, added in another order.
+            assert got["loglik"] == pytest.approx(want["loglik"], rel=1e-5, abs=tolerance), (task, doc_id)
 
 
 def test_per_item_outcomes_equal_hflm_on_every_general_small_task(tiny, offline_tasks):
@@ -233,4 +234,4 @@ def test_smollm2_per_item_outcomes_equal_hflm_in_fp32(offline_tasks):
                              offline_tasks, samples)
     prefix = per_item_outcomes(PrefixLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=8),
                                offline_tasks, samples)
-    assert_same_outcomes(hflm, prefix, samples, tolerance=2e-4)
+    assert_same_outcomes(hflm, prefix, samples, tolerance=1e-4)

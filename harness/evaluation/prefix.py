@@ -341,11 +341,12 @@ class _Runner:
             use_cache=True,
             **({self.cache_arg: _cache_rows(prefix.cache, owner)} if prefix.cache is not None else {}),
         ).logits
-        # Normalise only the positions that predict a continuation token, in fp32.
-        logprobs = torch.log_softmax(logits[segment >= 0].float(), dim=-1)  # row-major: matches ``targets``
+        # Only the positions that predict a continuation token, row-major like ``targets``.
+        scored = logits[segment >= 0]
         target_ids = torch.tensor(targets, device=self.device)
-        token_logprobs = logprobs.gather(1, target_ids.unsqueeze(1)).squeeze(1)
-        token_greedy = logprobs.argmax(dim=-1) == target_ids
+        # log p(target) = logit(target) - logsumexp(logits), normalised in fp32; the argmax needs no normalising.
+        token_logprobs = scored.gather(1, target_ids.unsqueeze(1)).squeeze(1).float() - scored.float().logsumexp(-1)
+        token_greedy = scored.argmax(dim=-1) == target_ids
         requests = [request for row in rows for request in row.requests]
         sizes = [len(c) for row in rows for c in row.continuations]
         for request, lp, greedy in zip(requests, token_logprobs.split(sizes), token_greedy.split(sizes)):
