@@ -92,10 +92,12 @@ def test_each_forward_pass_stays_within_the_token_budget(tiny, mixed_requests):
         passes.append(ids.shape[0] * (past + ids.shape[1]))
 
     # Any budget that fits the longest request with its batch's padding is kept.
-    budget = 3 * max(len(c) + len(x) for c, x in mixed_requests)
+    budget = 3 * max(len(c) + 1 + len(x) for c, x in mixed_requests)
     hook = model.register_forward_pre_hook(count, with_kwargs=True)
     try:
-        score_continuations(model, mixed_requests * 20, max_batch_tokens=budget)
+        # Twenty copies under distinct contexts (identical requests would share every token).
+        score_continuations(model, [([copy + 1, *c], x) for copy in range(20) for c, x in mixed_requests],
+                            max_batch_tokens=budget)
     finally:
         hook.remove()
     # 20x the items, the same bound: memory follows the budget, not the number of items.
@@ -235,3 +237,26 @@ def test_smollm2_per_item_outcomes_equal_hflm_in_fp32(offline_tasks):
     prefix = per_item_outcomes(PrefixLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=8),
                                offline_tasks, samples)
     assert_same_outcomes(hflm, prefix, samples, tolerance=1e-4)
+
+
+def test_continuations_that_start_alike_share_their_tokens(tiny):
+    model, _ = tiny
+    context = [3, 14, 15, 9, 2]
+    requests = [(context, [6, 5, 3]), (context, [6, 5, 8]), (context, [6, 9]), (context, [7])]
+    widths: list[int] = []
+
+    def record(module, args, kwargs):
+        if kwargs.get("cache", kwargs.get("past_key_values")) is not None:  # the continuation pass
+            widths.append(kwargs["input_ids"].shape[1])
+
+    hook = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        got = score_continuations(model, requests)
+    finally:
+        hook.remove()
+    # Nodes: the root (consumed nothing), [6], [6, 5]; [7] is predicted by the root: 3 inputs, not 9.
+    assert widths == [3]
+    for (logprob, greedy), (c, x) in zip(got, requests):
+        want_logprob, want_greedy = reference(model, c, x)
+        assert logprob == pytest.approx(want_logprob, abs=1e-4)
+        assert greedy == want_greedy

@@ -164,20 +164,49 @@ class _Context:
 
 @dataclass
 class _Row:
-    """Continuations of one context, packed one after another into one row of a continuation pass.
+    """Continuations of one context, merged into a token trie that fills one row of a continuation pass.
 
-    Each continuation x1 .. xm contributes the inputs (last context token,
-    x1 .. x(m-1)); the logits at those m positions predict x1 .. xm.
+    A continuation x1 .. xm needs the inputs (last context token, x1 .. x(m-1)),
+    whose logits predict x1 .. xm. Continuations that start alike (PIQA's two
+    solutions often differ in a word or two) share those inputs: each distinct
+    consumed prefix is one *node* of the row, run once; a node attends to the
+    cached context and to its ancestors, and sits at the position its depth
+    gives it, exactly as it would in ``context + continuation``.
     """
 
     context: int  # slot of its context in the prefix batch
-    last_token: int  # the context's last token
-    requests: list[int]  # request indices, in packing order
-    continuations: list[list[int]]  # their continuations, in the same order
+    last_token: int  # the context's last token: the input of the root node
+    requests: list[int] = field(default_factory=list)  # request indices, in packing order
+    continuations: list[list[int]] = field(default_factory=list)  # their continuations, same order
+    inputs: list[int] = field(default_factory=list)  # per node: its input token
+    parents: list[int] = field(default_factory=list)  # per node: its parent node (-1 for the root)
+    depths: list[int] = field(default_factory=list)  # per node: tokens of the continuation consumed before it
+    paths: list[list[int]] = field(default_factory=list)  # per continuation: the node predicting each token
+    _nodes: dict[tuple[int, ...], int] = field(default_factory=dict)  # consumed prefix -> node
 
     @property
     def length(self) -> int:
-        return sum(len(c) for c in self.continuations)
+        return len(self.inputs)
+
+    def new_nodes(self, continuation: Sequence[int]) -> int:
+        """How many nodes adding ``continuation`` would create."""
+        return sum(tuple(continuation[:i]) not in self._nodes for i in range(len(continuation)))
+
+    def add(self, request: int, continuation: list[int]) -> None:
+        path, parent = [], -1
+        for i in range(len(continuation)):
+            key = tuple(continuation[:i])
+            node = self._nodes.get(key)
+            if node is None:
+                node = self._nodes[key] = len(self.inputs)
+                self.inputs.append(self.last_token if i == 0 else continuation[i - 1])
+                self.parents.append(parent)
+                self.depths.append(i)
+            path.append(node)
+            parent = node
+        self.requests.append(request)
+        self.continuations.append(continuation)
+        self.paths.append(path)
 
 
 def _truncated_context(context: Sequence[int], continuation: Sequence[int], max_length: int | None) -> tuple[int, ...]:
@@ -210,15 +239,14 @@ def _group_by_context(requests: Sequence[Request], max_length: int | None) -> li
 
 
 def _rows(ctx: _Context, slot: int, continuations: list[list[int]], capacity: int) -> Iterator[_Row]:
-    """``ctx``'s continuations packed into rows of at most ``capacity`` tokens (a lone one may exceed it)."""
-    row = _Row(slot, ctx.tokens[-1], [], [])
+    """``ctx``'s continuations packed into rows of at most ``capacity`` nodes (a lone one may exceed it)."""
+    row = _Row(slot, ctx.tokens[-1])
     for request in ctx.requests:
         continuation = continuations[request]
-        if row.requests and row.length + len(continuation) > capacity:
+        if row.requests and row.length + row.new_nodes(continuation) > capacity:
             yield row
-            row = _Row(slot, ctx.tokens[-1], [], [])
-        row.requests.append(request)
-        row.continuations.append(continuation)
+            row = _Row(slot, ctx.tokens[-1])
+        row.add(request, continuation)
     yield row
 
 
@@ -319,53 +347,56 @@ class _Runner:
         """Score every continuation in ``rows`` against its context's cached prefix."""
         width = rows[0].length  # rows come longest first
         ids = torch.zeros((len(rows), width), dtype=torch.long)
-        offset = torch.zeros((len(rows), width), dtype=torch.long)  # position within its continuation
-        segment = torch.full((len(rows), width), -1, dtype=torch.long)  # which continuation; -1: padding
-        targets: list[int] = []
+        depth = torch.zeros((len(rows), width), dtype=torch.long)
+        seen = torch.zeros((len(rows), width, width), dtype=torch.bool)  # node a may attend to node b
+        node_index: list[list[int]] = []  # per row: each node's index among all the chunk's nodes
         for r, row in enumerate(rows):
-            start = 0
-            for k, continuation in enumerate(row.continuations):
-                end = start + len(continuation)
-                ids[r, start:end] = torch.tensor([row.last_token, *continuation[:-1]])
-                offset[r, start:end] = torch.arange(len(continuation))
-                segment[r, start:end] = k
-                targets.extend(continuation)
-                start = end
-        ids, offset, segment = ids.to(self.device), offset.to(self.device), segment.to(self.device)
+            n = row.length
+            ids[r, :n] = torch.tensor(row.inputs)
+            depth[r, :n] = torch.tensor(row.depths)
+            for node, parent in enumerate(row.parents):  # parents come before their children
+                if parent >= 0:
+                    seen[r, node] = seen[r, parent]
+                seen[r, node, node] = True
+            seen[r, range(n, width), range(n, width)] = True  # padding sees itself: no fully masked row
+            first = sum(other.length for other in rows[:r])
+            node_index.append(list(range(first, first + n)))
         owner = torch.tensor([row.context for row in rows], device=self.device)
         logits = self.model(
-            input_ids=ids,
-            # Each continuation starts right after its context, whatever its place in the row.
-            position_ids=prefix.lengths[owner].unsqueeze(1) + offset,
-            attention_mask=self._continuation_mask(prefix.mask[owner], segment, self._dtype()),
+            input_ids=ids.to(self.device),
+            # Each node sits where it would in context + continuation.
+            position_ids=prefix.lengths[owner].unsqueeze(1) + depth.to(self.device),
+            attention_mask=self._continuation_mask(prefix.mask[owner], seen.to(self.device), self._dtype()),
             use_cache=True,
             **({self.cache_arg: _cache_rows(prefix.cache, owner)} if prefix.cache is not None else {}),
         ).logits
-        # Only the positions that predict a continuation token, row-major like ``targets``.
-        scored = logits[segment >= 0]
-        target_ids = torch.tensor(targets, device=self.device)
-        # log p(target) = logit(target) - logsumexp(logits), normalised in fp32; the argmax needs no normalising.
-        token_logprobs = scored.gather(1, target_ids.unsqueeze(1)).squeeze(1).float() - scored.float().logsumexp(-1)
-        token_greedy = scored.argmax(dim=-1) == target_ids
+        real = torch.arange(width, device=self.device) < torch.tensor([row.length for row in rows],
+                                                                       device=self.device).unsqueeze(1)
+        # Every node's logits once (row-major, like ``node_index``), normalised in fp32:
+        # log p(token) = logit(token) - logsumexp(logits); greedy means the token is the argmax.
+        node_logits = logits[real].float()
+        normaliser = node_logits.logsumexp(dim=-1)
+        greedy = node_logits.argmax(dim=-1)
+        nodes = torch.tensor([node_index[r][node] for r, row in enumerate(rows) for path in row.paths for node in path],
+                             device=self.device)
+        targets = torch.tensor([token for row in rows for c in row.continuations for token in c], device=self.device)
+        token_logprobs = node_logits[nodes, targets] - normaliser[nodes]
+        token_greedy = greedy[nodes] == targets
         requests = [request for row in rows for request in row.requests]
         sizes = [len(c) for row in rows for c in row.continuations]
-        for request, lp, greedy in zip(requests, token_logprobs.split(sizes), token_greedy.split(sizes)):
-            yield request, (float(lp.sum()), bool(greedy.all()))
+        for request, lp, is_greedy in zip(requests, token_logprobs.split(sizes), token_greedy.split(sizes)):
+            yield request, (float(lp.sum()), bool(is_greedy.all()))
 
     @staticmethod
-    def _continuation_mask(past: torch.Tensor, segment: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _continuation_mask(past: torch.Tensor, seen: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Additive 4D mask [rows, 1, new, past + new] for a continuation pass.
 
-        A token sees its context's real cached tokens and the earlier tokens of
-        its own continuation. Padding tokens also see themselves, so no row is
-        fully masked (that would make NaNs).
+        A node sees its context's real cached tokens and its ancestors in the
+        row's trie (``seen``, which includes itself).
         """
-        width = segment.shape[1]
-        causal = torch.ones((width, width), dtype=torch.bool, device=segment.device).tril()
-        same = segment.unsqueeze(2) == segment.unsqueeze(1)
-        new = (same & causal) | torch.eye(width, dtype=torch.bool, device=segment.device)
-        allowed = torch.cat([past.unsqueeze(1).expand(-1, width, -1), new], dim=2)
-        blocked = torch.zeros(allowed.shape, dtype=dtype, device=segment.device)
+        width = seen.shape[1]
+        allowed = torch.cat([past.unsqueeze(1).expand(-1, width, -1), seen], dim=2)
+        blocked = torch.zeros(allowed.shape, dtype=dtype, device=seen.device)
         blocked.masked_fill_(~allowed, torch.finfo(dtype).min)
         return blocked.unsqueeze(1)
 
