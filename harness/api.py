@@ -406,6 +406,7 @@ HELPERS: dict[str, str] = {
     "cache_root": "harness.models.loading",
     "weights_fingerprint": "harness.models.loading",
     "load_prompt_set": "harness.data.sources",
+    "stage_bar": "harness.progress",
     # statistics and verdicts, for renderers
     "format_pct": "harness.evaluation.stats",
     "status_of": "harness.evaluation.stats",

@@ -190,13 +190,20 @@ def test_library_output_goes_to_the_run_folders_log_not_the_console(scenario, tm
 
     class Noisy(loop.Loop):
         def base_results(self):
+            from tqdm import tqdm
+
             logging.getLogger("transformers.modeling_utils").warning("a library warning")
+            for _ in tqdm(range(3), desc="a library bar"):  # drawn on stderr, as lm-eval's are
+                pass
             return super().base_results()
 
     from harness.config import load_config
 
     Noisy(load_config(config, harness), harness, tmp_path / "run", progress=True).run()
     out, err = capfd.readouterr()
-    assert "a library warning" not in out + err
-    assert "a library warning" in (tmp_path / "run" / "logs" / "libraries.log").read_text()
-    assert "round 1" in out  # our own lines stay on the console
+    log = (tmp_path / "run" / "logs" / "libraries.log").read_text()
+    assert "a library warning" not in out + err and "a library bar" not in out + err
+    assert "a library warning" in log and "a library bar" in log
+    assert "round 1" in out  # our own lines and one bar per stage stay on the console
+    for stage in ("base evaluation", "round 1 evaluation"):  # (this scenario's trainer is a test double)
+        assert stage in err, stage

@@ -153,7 +153,8 @@ class Scorer:
     ``model`` may be a callable that loads it, so a scorer whose items are all
     known (from ``known`` or the cache) never loads a model at all. ``known``
     seeds the memory with results read from a run folder; ``on_scored`` is told
-    of every result that scored new items (the loop saves them at once).
+    of every result that scored new items (the loop saves them at once);
+    ``progress``, when set, is called with the number of items each evaluation scored.
     """
 
     def __init__(
@@ -169,6 +170,7 @@ class Scorer:
         self.batch_size = batch_size
         self.cache = ResultCache() if cache is True else (cache or None)
         self.on_scored = on_scored
+        self.progress: Callable[[int], Any] | None = None
         self.seconds: dict[str, float] = {}
         self._memory: dict[str, dict[str, ItemScore]] = {}
         self._metrics: dict[str, str] = {}
@@ -218,6 +220,8 @@ class Scorer:
             start = time.perf_counter()
             result = benchmark.evaluate(self.model, items=missing, batch_size=self.batch_size)
             self.seconds[benchmark.name] = self.seconds.get(benchmark.name, 0.0) + time.perf_counter() - start
+            if self.progress is not None:
+                self.progress(len(missing))
             got = {i.item_id: i for i in result.items}
             if set(got) != set(missing):
                 raise UsageError(f"benchmark {benchmark.name!r} was asked for {len(missing)} items and returned "

@@ -1,19 +1,24 @@
-"""A legible console: harness's own lines and progress bars on screen, the libraries' in a log file.
+"""A legible console: harness's own lines and stage bars on screen, the libraries' output in a log file.
 
 transformers, datasets, lm-eval, peft and accelerate each draw progress bars
 ("Loading weights", "Generating validation split", "Map", "Running loglikelihood
 requests") and log warnings. During a run they go to ``logs/libraries.log`` in
 the run folder, where they help a debugging session, instead of interleaving
-with the stages a user follows.
+with the stages a user follows: their loggers get the file as their handler and
+``sys.stderr`` (where tqdm draws by default) is the file too, while harness's
+stage bars (:mod:`harness.progress`) keep the console.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterator
+
+from harness.progress import console_kept
 
 LIBRARIES = ("transformers", "datasets", "lm_eval", "lm-eval", "peft", "accelerate", "huggingface_hub", "evaluate",
              "py.warnings", "torch")
@@ -35,7 +40,8 @@ def libraries_to_file(log_file: Path) -> Iterator[None]:
     bars = _library_progress_bars(enabled=False)
     logging.captureWarnings(True)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), console_kept(sys.stderr), \
+                open(log_file, "a", encoding="utf-8", buffering=1) as stream, contextlib.redirect_stderr(stream):
             warnings.simplefilter("default")
             yield
     finally:

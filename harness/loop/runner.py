@@ -13,12 +13,13 @@ next starts, so ``--resume`` never retrains or re-evaluates a finished round.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -49,6 +50,7 @@ from harness.evaluation.scoring import Scorer, take_items
 from harness.evaluation.judging import JudgeSettings
 from harness.models.loading import cache_root
 from harness.plugins import Harness
+from harness.progress import stage_bar
 from harness.evaluation.gate import VERDICT_SCHEMA
 from harness.loop.rundir import RoundFolder, RunFolder, read_json, write_atomic, write_json
 
@@ -263,6 +265,18 @@ class Loop:
     def _add_time(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
+    @contextlib.contextmanager
+    def _evaluation_bar(self, stage: str, *scorers: Scorer) -> Iterator[None]:
+        """One console bar for an evaluation stage, counting the items its scorers score (base and candidate)."""
+        with stage_bar(stage, unit="item", disable=not self.progress) as bar:
+            for scorer in scorers:
+                scorer.progress = bar.update
+            try:
+                yield
+            finally:
+                for scorer in scorers:
+                    scorer.progress = None
+
     def _say(self, message: str) -> None:
         if self.progress:
             print(message, flush=True)
@@ -337,7 +351,8 @@ class Loop:
         else:
             self._say(f"base model: evaluating {self.config.base_model}")
         start = time.perf_counter()
-        results = {b.name: scorer.score(b, take_items(b, first[b.name], settings.seed)) for b in benchmarks}
+        with self._evaluation_bar("base evaluation", scorer):
+            results = {b.name: scorer.score(b, take_items(b, first[b.name], settings.seed)) for b in benchmarks}
         self._add_time("evaluate base", start)
         return results
 
@@ -389,7 +404,8 @@ class Loop:
         start = time.perf_counter()
         candidate = self._candidate(weights, is_adapter)
         scorer = Scorer(candidate, batch_size=self.config.benchmarks.batch_size)
-        evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
+        with self._evaluation_bar(f"round {plan.index} evaluation", self.base_scorer(), scorer):
+            evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
         self._add_time("evaluate rounds", start)
         write_json(files.samples, self._samples(candidate, data))
         del candidate, scorer

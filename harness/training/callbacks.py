@@ -17,6 +17,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
+from harness.progress import stage_bar
+
 EvaluationCallback = Callable[[Any, int], dict[str, float]]
 
 
@@ -151,7 +153,7 @@ class ProgressPrinter(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="training", unit="step")
+            self.bar = stage_bar("training", total=state.max_steps, initial=state.global_step, unit="step")
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.bar is None or not logs:

@@ -125,6 +125,6 @@ def _weights_fingerprint(model: object) -> str:
 
 
 def _progress(total: int):
-    from tqdm.auto import tqdm
+    from harness.api import stage_bar
 
-    return tqdm(total=total, desc="self-rehearsal answers", unit="answer", leave=False)
+    return stage_bar("self-rehearsal answers", total=total, unit="answer")
