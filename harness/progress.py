@@ -23,6 +23,18 @@ def stage_bar(desc: str, *, total: int | None = None, unit: str = "it", **kwargs
     return tqdm(total=total, desc=desc, unit=unit, file=_console or sys.stderr, dynamic_ncols=True, **kwargs)
 
 
+def say(message: str) -> None:
+    """Print one of harness's own lines on stdout without tearing a stage bar drawn on the console."""
+    from tqdm import tqdm
+
+    bars = [bar for bar in list(getattr(tqdm, "_instances", ())) if not bar.disable]
+    for bar in bars:
+        bar.clear()
+    print(message, flush=True)
+    for bar in bars:
+        bar.refresh()
+
+
 @contextlib.contextmanager
 def console_kept(stream: IO[str]) -> Iterator[None]:
     """Within the block, stage bars draw on ``stream`` whatever ``sys.stderr`` is."""

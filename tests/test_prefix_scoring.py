@@ -260,3 +260,26 @@ def test_continuations_that_start_alike_share_their_tokens(tiny):
         want_logprob, want_greedy = reference(model, c, x)
         assert logprob == pytest.approx(want_logprob, abs=1e-4)
         assert greedy == want_greedy
+
+
+def test_the_prefix_pass_never_runs_the_vocabulary_projection(tiny, mixed_requests):
+    # Only the cache of a prefix is read; on CPU, projecting even one position of a
+    # merged fine-tune (weights that need no gradient) copied the vocabulary matrix per row.
+    model, _ = tiny
+    calls = {"head": 0, "model": 0, "decoder": 0}
+
+    def counter(name):
+        def count(*_):
+            calls[name] += 1
+        return count
+
+    hooks = [model.get_output_embeddings().register_forward_hook(counter("head")),
+             model.register_forward_pre_hook(counter("model")),
+             model.get_decoder().register_forward_pre_hook(counter("decoder"))]
+    try:
+        score_continuations(model, mixed_requests)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    # Every pass runs the decoder; only continuation passes go through the head.
+    assert calls["decoder"] > calls["model"] == calls["head"] > 0

@@ -45,5 +45,8 @@ def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:
 
         for path in render_reports(harness, run_dir):
             print(f"report: {path}")
+    stages = verdict.get("timings") or {}
+    if stages:
+        print("time per stage: " + " · ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items()))
     print(f"run folder: {run_dir}  ({verdict['seconds']:.0f} s)")
     return EXIT_CODES[verdict.get("status") or ("pass" if verdict["passed"] else "fail")]

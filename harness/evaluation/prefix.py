@@ -323,6 +323,11 @@ class _Runner:
         self.cache_arg = "cache" if "cache" in parameters else "past_key_values"
         # Most causal LMs can skip the vocabulary projection for positions nobody reads.
         self.keeps_logits = "logits_to_keep" in parameters
+        # The prefix pass needs only keys and values: running the decoder alone skips the
+        # vocabulary projection altogether. (``logits_to_keep=1`` slices the hidden states
+        # first, and on CPU a linear layer over such a strided slice with a weight that needs
+        # no gradient, as in every merged fine-tune, copies the whole vocabulary matrix per row.)
+        self.decoder = _decoder_of(base)
 
     def run_prefixes(self, contexts: list[_Context]) -> _Prefix:
         """Run every context's prefix once (right-padded) and keep the keys/values."""
@@ -337,9 +342,13 @@ class _Runner:
         lengths_t = torch.tensor(lengths, device=self.device)
         if width == 0:
             return _Prefix(cache=None, mask=mask, lengths=lengths_t)
-        kwargs = {"logits_to_keep": 1} if self.keeps_logits else {}  # only the cache is read
-        out = self.model(input_ids=ids, attention_mask=mask.long(), use_cache=True,
-                         position_ids=torch.arange(width, device=self.device).expand(len(contexts), width), **kwargs)
+        positions = torch.arange(width, device=self.device).expand(len(contexts), width)
+        if self.decoder is not None:
+            out = self.decoder(input_ids=ids, attention_mask=mask.long(), use_cache=True, position_ids=positions)
+        else:
+            kwargs = {"logits_to_keep": 1} if self.keeps_logits else {}  # only the cache is read
+            out = self.model(input_ids=ids, attention_mask=mask.long(), use_cache=True, position_ids=positions,
+                             **kwargs)
         cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
         return _Prefix(cache=cache, mask=mask, lengths=lengths_t)
 
@@ -405,6 +414,22 @@ class _Runner:
         if torch.is_autocast_enabled(self.device.type):
             return torch.get_autocast_dtype(self.device.type)
         return self.model.dtype
+
+
+def _decoder_of(model: Any) -> Any:
+    """The transformer stack under ``model``'s language-model head, when it exposes one (else None).
+
+    Under a PEFT wrapper, ``model`` is the wrapped model: its decoder holds the
+    adapter layers, so running it alone still applies them.
+    """
+    get_decoder = getattr(model, "get_decoder", None)
+    if get_decoder is None:
+        return None
+    try:
+        decoder = get_decoder()
+    except (AttributeError, NotImplementedError):
+        return None
+    return decoder if isinstance(decoder, torch.nn.Module) and decoder is not model else None
 
 
 def _cache_rows(cache: Any, index: torch.Tensor) -> Any:

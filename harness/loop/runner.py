@@ -50,7 +50,7 @@ from harness.evaluation.scoring import Scorer, take_items
 from harness.evaluation.judging import JudgeSettings
 from harness.models.loading import cache_root
 from harness.plugins import Harness
-from harness.progress import stage_bar
+from harness.progress import say, stage_bar
 from harness.evaluation.gate import VERDICT_SCHEMA
 from harness.loop.rundir import RoundFolder, RunFolder, read_json, write_atomic, write_json
 
@@ -279,7 +279,7 @@ class Loop:
 
     def _say(self, message: str) -> None:
         if self.progress:
-            print(message, flush=True)
+            say(message)
 
     def run(self) -> dict[str, Any]:
         from harness.loop.console import libraries_to_file
@@ -407,7 +407,9 @@ class Loop:
         with self._evaluation_bar(f"round {plan.index} evaluation", self.base_scorer(), scorer):
             evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
         self._add_time("evaluate rounds", start)
+        start = time.perf_counter()
         write_json(files.samples, self._samples(candidate, data))
+        self._add_time("sample answers", start)
         del candidate, scorer
         self.folder.save_results(files.eval, evaluation.candidate)
         self.folder.save_results(files.base_eval, evaluation.base)

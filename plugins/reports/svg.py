@@ -202,14 +202,14 @@ def scatter(points: Sequence[tuple[str, float, float, bool]], *, title: str, x_l
     xs = [x for _, x, _, _ in pts] + ([pass_region_x] if pass_region_x is not None else []) + [0]
     ys = [y for _, _, y, _ in pts] + [0]
     span = (max(ys) - min(ys)) or 1.0
-    # Headroom above the highest point, so its label stays inside the plot.
-    frame = _Frame(xs, ys, x_label, y_label, y_range=(min(ys) - 0.08 * span, max(ys) + 0.18 * span))
+    # Headroom above the highest point: its label stays inside the plot, below the region's own label.
+    frame = _Frame(xs, ys, x_label, y_label, y_range=(min(ys) - 0.08 * span, max(ys) + 0.35 * span))
     body = [frame.axes()]
     if pass_region_x is not None:
         left, right = frame.x(frame.x0), frame.x(min(pass_region_x, frame.x1))
         body.append(f'<rect x="{left:.1f}" y="{MARGIN["top"]}" width="{max(0, right - left):.1f}" '
                     f'height="{frame.ph}" fill="#16a34a" opacity="0.08"/><text x="{left + 6:.1f}" '
-                    f'y="{HEIGHT - MARGIN["bottom"] - 6}" fill="#15803d">passes</text>')
+                    f'y="{MARGIN["top"] + 12}" fill="#15803d">passes</text>')
     for label, x, y, ok in pts:
         colour = "#16a34a" if ok else "#dc2626"
         # Labels right of the middle are drawn to the left of their point, so they are never clipped.
