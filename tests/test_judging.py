@@ -53,10 +53,22 @@ def test_a_benchmark_at_chance_is_uninformative_and_not_gated():
     result = judge(base, cand, benchmarks, [], JudgeSettings(first_look=50, max_items=400))
     guess = result.forgetting["guess"]
     assert guess.status == "uninformative" and "not significantly above chance 0.250" in guess.reason
-    assert guess.n == 50  # not scored past the look that found it uninformative
+    assert guess.n == 400  # the base's whole budget could not tell it from guessing
     assert guess.relative > 5  # it "forgot" a lot, and that must not fail the gate
     assert result.forgetting["easy"].status == "pass"
     assert result.verdict.status == "pass" and any("guess: uninformative" in r for r in result.verdict.reasons)
+
+
+def test_a_base_not_yet_clear_of_chance_gets_more_base_items_before_any_test():
+    # Base right on every third item (33%, chance 25%): not significant at 50 items, clearly so later.
+    third = {i for i in range(400) if i % 3 == 0}
+    base, cand = scorers({"third": third}, {"third": third})
+    result = judge(base, cand, [Fixed("third", 400)], [], JudgeSettings(first_look=50, max_items=400))
+    comparison = result.forgetting["third"]
+    assert comparison.status == "pass"
+    first_test = comparison.looks[0]["n"]
+    assert first_test > 50  # no test (and no candidate item) before the base was clear of chance
+    assert min(len(cand.known("third")), first_test) == first_test and len(base.known("third")) >= first_test
 
 
 def test_only_uninformative_benchmarks_leave_the_verdict_undecided():

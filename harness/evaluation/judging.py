@@ -149,6 +149,12 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
         ids = take_items(benchmark, n, settings.seed)
         b = base.score(benchmark, ids)
         chance_reason = _chance_check(b, settings)
+        if chance_reason and n < n_max:
+            # Too few items to tell the base from guessing yet: grow the base's sample alone
+            # (the candidate is not scored, no test is made, no error is spent at this look).
+            say(f"  {benchmark.name:<24} look {k + 1}/{len(looks)}: n={n:<4} base not yet above chance; "
+                f"more base items")
+            continue
         c = candidate.score(benchmark, ids)
         xb, xf = [i.score for i in b.items], [i.score for i in c.items]
         chance = [i.chance or 0.0 for i in b.items] if settings.corrected else None
