@@ -24,7 +24,7 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
         $PIP install -q torch
     else
-        $PIP install -q "torch==2.13.0" || $PIP install -q torch --index-url https://download.pytorch.org/whl/cpu
+        $PIP install -q "torch==2.13.0"  # the CPU build; an unpinned torch pulls CUDA wheels
     fi
 fi
 
