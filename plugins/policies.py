@@ -1,7 +1,9 @@
 """Retrain policies: what the loop does after a round that forgot too much.
 
 ``schedule`` is the seed's pipeline: 20% general data, then 30%, then 40%, stop
-at the first round that passes. ``adaptive`` reads the forgetting measured so far
+at the first round that passes. A round undecided only for want of evidence
+(nothing failed, every undecided estimate under the threshold) stops too: it has
+not passed, and more general data would not decide it. ``adaptive`` reads the forgetting measured so far
 and jumps to the share predicted to pass, so it needs fewer rounds. Either can
 also lower the learning rate (the seed's strategy 4) once mixing alone is
 exhausted. The default ``harness_next_round`` defers to the configured policy;
@@ -25,15 +27,29 @@ class LowerLrOptions(ComponentOptions):
 
 
 def _stop_if_done(context: DecisionContext) -> NextRound | None:
-    """The verdicts every policy shares: stop on a pass or when out of rounds."""
+    """The verdicts every policy shares: stop on a pass, on a shortage of evidence, or when out of rounds."""
     last = context.history[-1]
     if last.evaluation.passed:
         return NextRound(Action.STOP, f"round {last.plan.index} passed: worst forgetting "
                                       f"{last.evaluation.worst_forgetting():.2f}% < {context.threshold}%")
+    leaning = _leaning_fail(last.evaluation)
+    if last.evaluation.status == "undecided" and not leaning:
+        # Nothing failed and every undecided estimate is under the threshold: what is
+        # missing is evidence, and more general data in training cannot supply it.
+        return NextRound(Action.STOP, f"round {last.plan.index} undecided, leaning pass (not passed): "
+                                      + "; ".join(last.evaluation.reasons)
+                                      + ". Retraining cannot settle a shortage of evidence; "
+                                        "raise benchmarks.max_items to decide it")
     if len(context.history) >= context.settings.mitigation.max_rounds:
         return NextRound(Action.STOP, f"{_why_not_passed(context)}; reached "
                                       f"max_rounds={context.settings.mitigation.max_rounds}")
     return None
+
+
+def _leaning_fail(evaluation) -> list[str]:
+    """General benchmarks decided fail, or undecided with an estimate at or over the threshold."""
+    return [name for name, c in evaluation.forgetting.items()
+            if c.status == "fail" or (c.status == "undecided" and c.relative >= evaluation.threshold)]
 
 
 def _why_not_passed(context: DecisionContext) -> str:

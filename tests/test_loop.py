@@ -207,3 +207,26 @@ def test_library_output_goes_to_the_run_folders_log_not_the_console(scenario, tm
     assert "round 1" in out  # our own lines and one bar per stage stay on the console
     for stage in ("base evaluation", "round 1 evaluation"):  # (this scenario's trainer is a test double)
         assert stage in err, stage
+
+
+def test_an_undecided_round_leaning_pass_stops_instead_of_retraining(tmp_path):
+    """More general data cannot settle a shortage of evidence; leaning fail (or a fail) still retrains."""
+    from types import SimpleNamespace
+
+    from harness.api import Action, DecisionContext, EvaluationRecord, RoundOutcome, RoundPlan
+    from harness.config import RunConfig
+    from harness_plugins.policies import SchedulePolicy
+
+    settings = RunConfig.model_validate({"base_model": "m", "datasets": [{"path": "d.jsonl", "type": "chatml"}]})
+
+    def decide(*estimates: tuple[str, float]):
+        forgetting = {f"b{i}": SimpleNamespace(status=status, relative=relative)
+                      for i, (status, relative) in enumerate(estimates)}
+        evaluation = EvaluationRecord({}, {}, forgetting, {}, passed=False, status="undecided",
+                                      reasons=["b0: undecided at n=383"])
+        history = [RoundOutcome(RoundPlan(1, 0.2, 1e-3, tmp_path), evaluation)]
+        return SchedulePolicy().decide(DecisionContext(settings, history, SchedulePolicy()))
+
+    stop = decide(("undecided", 3.2), ("pass", -6.0))
+    assert stop.action is Action.STOP and "leaning pass" in stop.reason and "max_items" in stop.reason
+    assert decide(("undecided", 5.7), ("pass", -6.0)).action is Action.RETRAIN
