@@ -407,9 +407,7 @@ class Loop:
         with self._evaluation_bar(f"round {plan.index} evaluation", self.base_scorer(), scorer):
             evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
         self._add_time("evaluate rounds", start)
-        start = time.perf_counter()
         write_json(files.samples, self._samples(candidate, data))
-        self._add_time("sample answers", start)
         del candidate, scorer
         self.folder.save_results(files.eval, evaluation.candidate)
         self.folder.save_results(files.base_eval, evaluation.base)
