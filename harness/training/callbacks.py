@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
-from harness.progress import stage_bar
+from harness.progress import say, stage_bar
 
 EvaluationCallback = Callable[[Any, int], dict[str, float]]
 
@@ -162,12 +162,12 @@ class ProgressPrinter(TrainerCallback):
             self.bar.update(state.global_step - self.bar.n)
             self.bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.2e}")
             if state.global_step % self.every == 0 or state.global_step == state.max_steps:
-                self.bar.write(
+                say(
                     f"step {state.global_step}/{state.max_steps}  epoch {state.epoch:.2f}  "
                     f"loss {logs['loss']:.4f}  lr {logs.get('learning_rate', 0):.2e}"
                 )
         elif "eval_loss" in logs:
-            self.bar.write(f"step {state.global_step}: validation loss {logs['eval_loss']:.4f}")
+            say(f"step {state.global_step}: validation loss {logs['eval_loss']:.4f}")
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:
