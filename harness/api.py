@@ -215,6 +215,20 @@ class ItemScore:
     chance: float | None = None
 
 
+@dataclass(frozen=True)
+class ItemDetail:
+    """What a person (or a decontamination check) needs to know about one item.
+
+    ``text`` is the question as the model sees it (without the answer);
+    ``group`` the category the item belongs to (an MMLU subject, a leaf task of
+    an lm-eval group, a domain topic), when the benchmark has one.
+    """
+
+    text: str | None = None
+    group: str | None = None
+    answer: str | None = None
+
+
 @dataclass
 class BenchmarkResult:
     """A benchmark's per-item scores on one model."""
@@ -273,6 +287,14 @@ class Benchmark(Component):
     def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
         """Score exactly ``items`` (ids from :meth:`item_ids`) on ``model``."""
         raise NotImplementedError
+
+    def item_details(self, items: Sequence[str]) -> dict[str, ItemDetail]:
+        """Text, group and answer of ``items`` where known (optional: ``{}`` means none).
+
+        Reports show flipped items and per-group forgetting from it; mixers keep
+        every evaluated item's text out of training data with it.
+        """
+        return {}
 
 
 # ------------------------------------------------------------------ the loop's records
