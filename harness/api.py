@@ -302,13 +302,23 @@ class Benchmark(Component):
 
 @dataclass
 class RoundPlan:
-    """The settings one round trains with."""
+    """The settings one round trains with, or, with ``scale``, the earlier round it interpolates.
+
+    An interpolation round trains nothing: its weights are round ``source_round``'s
+    moved toward the base, θ_base + scale·(θ_round − θ_base).
+    """
 
     index: int
     general_share: float
     learning_rate: float
     run_dir: Path
     reason: str = ""
+    scale: float | None = None
+    source_round: int | None = None
+
+    @property
+    def trained(self) -> bool:
+        return self.scale is None
 
 
 @dataclass
@@ -355,31 +365,48 @@ class DecisionContext:
     settings: RunConfig
     history: list[RoundOutcome]
     policy: Policy  # the configured policy, already built with its options
+    # Judges the last round's weights moved toward the base by a scale s in (0, 1]:
+    # same items and cached base, under the run's verdict policy. None when the last
+    # round cannot be interpolated (it was itself an interpolation).
+    scale_probe: Callable[[float], EvaluationRecord] | None = None
 
     @property
     def threshold(self) -> float:
         return self.settings.forgetting.threshold
 
+    @property
+    def trained_rounds(self) -> int:
+        """Rounds that trained (interpolation rounds do not count against ``max_rounds``)."""
+        return sum(1 for outcome in self.history if outcome.plan.trained)
+
 
 class Action(enum.Enum):
     RETRAIN = "retrain"
+    INTERPOLATE = "interpolate"  # the next round: the last trained weights at ``scale`` toward the base
     STOP = "stop"
 
 
 @dataclass
 class NextRound:
-    """A decision: stop, or retrain with this share and learning rate."""
+    """A decision: stop, retrain with this share and learning rate, or interpolate at ``scale``."""
 
     action: Action
     reason: str
     general_share: float | None = None
     learning_rate: float | None = None
+    scale: float | None = None
 
 
 class Policy(Component):
-    """A retrain policy: chooses the next round's settings from the rounds so far."""
+    """A retrain policy: chooses the next round's settings from the rounds so far.
+
+    A policy may hand over to another: when its options have ``then`` (a policy
+    name) and ``then_options``, the core builds that policy before anything loads
+    (an unknown name is a config error) and sets it as ``self.then``.
+    """
 
     kind = "policy"
+    then: Policy | None = None
 
     def decide(self, context: DecisionContext) -> NextRound:
         raise NotImplementedError
@@ -429,6 +456,9 @@ HELPERS: dict[str, str] = {
     "weights_fingerprint": "harness.models.loading",
     "load_prompt_set": "harness.data.sources",
     "stage_bar": "harness.progress",
+    # the interpolation search, for policies
+    "bisect_scale": "harness.loop.interpolation",
+    "choose_scale": "harness.loop.interpolation",
     # statistics and verdicts, for renderers
     "format_pct": "harness.evaluation.stats",
     "status_of": "harness.evaluation.stats",

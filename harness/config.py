@@ -352,9 +352,12 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
             continue
         component = catalog.get(ref.name)
         try:
-            component.Options.model_validate(ref.options)
+            options = component.Options.model_validate(ref.options)
         except ValidationError as error:
             issues += _issues_from_validation(error, component.Options, prefix=tuple(path.split(".")))
+            continue
+        if kind == "policy":
+            issues += _chained_policy_issues(path, ref.name, options, harness)
     for i, spec in enumerate(config.datasets + config.mitigation.general_data):
         where = f"datasets[{i}]" if i < len(config.datasets) else f"mitigation.general_data[{i - len(config.datasets)}]"
         if spec.type and spec.type not in harness.catalogs["formatter"]:
@@ -365,6 +368,25 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
             issues.append(ConfigIssue("benchmarks.suite", unknown_name_message(
                 "suite", config.benchmarks.suite, harness.suites)))
     return issues
+
+
+def _chained_policy_issues(path: str, name: str, options: Any, harness: Harness) -> list[ConfigIssue]:
+    """A policy's ``then`` (the policy it hands over to) exists, fits its options and is no loop."""
+    chain = [name]
+    while getattr(options, "then", None):
+        follower = options.then
+        if follower in chain:
+            return [ConfigIssue(f"{path}.then", f"{follower!r} hands over to itself ({' -> '.join([*chain, follower])})")]
+        catalog = harness.catalogs["policy"]
+        if follower not in catalog:
+            return [ConfigIssue(f"{path}.then", unknown_name_message("policy", follower, catalog.names()))]
+        cls = catalog.get(follower)
+        try:
+            options = cls.Options.model_validate(getattr(options, "then_options", {}) or {})
+        except ValidationError as error:
+            return _issues_from_validation(error, cls.Options, prefix=(*path.split("."), "then_options"))
+        chain.append(follower)
+    return []
 
 
 def parse_config(data: Any, harness: Harness, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:

@@ -35,3 +35,24 @@ def write_atomic(path: Path, content: str | bytes) -> None:
     """Write ``content`` (text as UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """A temporary folder to fill with ``path``'s files; it replaces ``path`` when the block succeeds.
+
+    A reader sees the old folder, or none, or the whole new one: never a half-written one.
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

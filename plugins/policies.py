@@ -6,17 +6,21 @@ at the first round that passes. A round undecided only for want of evidence
 not passed, and more general data would not decide it. ``adaptive`` reads the forgetting measured so far
 and jumps to the share predicted to pass, so it needs fewer rounds. Either can
 also lower the learning rate (the seed's strategy 4) once mixing alone is
-exhausted. The default ``harness_next_round`` defers to the configured policy;
-a plugin that implements that hook itself replaces the decision wholesale.
+exhausted. ``interpolate`` first moves a failed round's weights back toward the
+base (no training) and hands over to another policy (``then``) only when no
+step along that path passes. The default ``harness_next_round`` defers to the
+configured policy; a plugin that implements that hook itself replaces the
+decision wholesale.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.api import Action, ComponentOptions, DecisionContext, NextRound, Policy
+from harness.api import Action, ComponentOptions, DecisionContext, NextRound, Policy, bisect_scale, choose_scale
 from harness.hookspecs import hookimpl
 
 
@@ -40,7 +44,7 @@ def _stop_if_done(context: DecisionContext) -> NextRound | None:
                                       + "; ".join(last.evaluation.reasons)
                                       + ". Retraining cannot settle a shortage of evidence; "
                                         "raise benchmarks.max_items to decide it")
-    if len(context.history) >= context.settings.mitigation.max_rounds:
+    if context.trained_rounds >= context.settings.mitigation.max_rounds:
         return NextRound(Action.STOP, f"{_why_not_passed(context)}; reached "
                                       f"max_rounds={context.settings.mitigation.max_rounds}")
     return None
@@ -79,7 +83,7 @@ class SchedulePolicy(Policy):
         if done:
             return done
         schedule = context.settings.mitigation.schedule
-        tried = len(context.history)
+        tried = context.trained_rounds
         if tried < len(schedule):
             share = schedule[tried]
             return NextRound(Action.RETRAIN, f"{_why_not_passed(context)}: next share in the schedule is {share:.0%}",
@@ -103,7 +107,7 @@ class AdaptivePolicy(Policy):
         if done:
             return done
         options: AdaptiveOptions = self.options  # type: ignore[assignment]
-        points = [(o.plan.general_share, o.evaluation.worst_forgetting()) for o in context.history]
+        points = [(o.plan.general_share, o.evaluation.worst_forgetting()) for o in context.history if o.plan.trained]
         last_share = points[-1][0]
         target = context.threshold * options.target_fraction
         predicted = self._share_for(points, target)
@@ -136,10 +140,54 @@ class AdaptivePolicy(Policy):
         return 1 - (1 - share) * target / forgetting
 
 
+class InterpolateOptions(ComponentOptions):
+    steps: int = Field(4, ge=1, le=12)  # probes of the bisection: the boundary to within 2**-steps
+    min_scale: float = Field(0.1, ge=0, lt=1)  # below this little of the domain gain is left; retrain instead
+    choose: Literal["largest_scale", "best_domain"] = "largest_scale"
+    then: str | None = "schedule"  # the policy that decides when no scale passes (None: stop)
+    then_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class InterpolatePolicy(Policy):
+    name = "interpolate"
+    summary = ("After a failed round, bisects the scale s of θ_base + s·ΔW for the largest s that passes "
+               "(evaluation only, no training); hands over to `then` when none does.")
+    Options = InterpolateOptions
+
+    def decide(self, context: DecisionContext) -> NextRound:
+        options: InterpolateOptions = self.options  # type: ignore[assignment]
+        last = context.history[-1]
+        if last.evaluation.passed:
+            return NextRound(Action.STOP, f"round {last.plan.index} passed: worst forgetting "
+                                          f"{last.evaluation.worst_forgetting():.2f}% < {context.threshold}%")
+        leaning = _leaning_fail(last.evaluation)
+        if last.plan.trained and context.scale_probe is not None and (last.evaluation.status != "undecided" or leaning):
+            points = bisect_scale(context.scale_probe, steps=options.steps, min_scale=options.min_scale)
+            chosen = choose_scale(points, options.choose)
+            tried = ", ".join(f"s={p.scale:g} {p.evaluation.status or ('pass' if p.passed else 'fail')}"
+                              for p in points)
+            if chosen is not None:
+                return NextRound(Action.INTERPOLATE,
+                                 f"{_why_not_passed(context)}; interpolating toward the base ({tried}): "
+                                 f"s={chosen.scale:g} passes with domain gain {chosen.domain_gain:+.1f}%",
+                                 general_share=last.plan.general_share, learning_rate=last.plan.learning_rate,
+                                 scale=chosen.scale)
+            why = f"no scale down to {min(p.scale for p in points) if points else 1:g} passes ({tried})"
+        else:
+            why = "nothing to interpolate"
+        if self.then is None:
+            done = _stop_if_done(context)
+            return done or NextRound(Action.STOP, f"{_why_not_passed(context)}; {why}; no `then` policy")
+        decision = self.then.decide(context)
+        decision.reason = f"{why}; {self.then.name}: {decision.reason}"
+        return decision
+
+
 @hookimpl
 def harness_register_policies(register):
     register(SchedulePolicy)
     register(AdaptivePolicy)
+    register(InterpolatePolicy)
 
 
 @hookimpl(trylast=True)

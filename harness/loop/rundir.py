@@ -19,6 +19,11 @@ Layout::
         samples.json           base vs fine-tuned generations
         forgetting.json        per benchmark: base -> candidate, CI, p-value, status; the verdict
         decision.json          what the loop does next, and why
+        interpolation.json     after a failed round under the interpolate policy: each scale
+                               probed toward the base, its verdict and seconds
+        interpolation/s-X/     each probe's scaled LoRA adapter (plain PEFT folders)
+        weights/               an interpolation round's weights (it trains nothing): a LoRA
+                               adapter with the scale folded in, or a model folder
         COMPLETE               written last: the round is fully on disk
       verdict.json             the run's outcome (the release gate reads this)
       logs/libraries.log       the libraries' own warnings and progress output
@@ -112,6 +117,9 @@ _ROUND_FILES = {
     "training": "training.json", "checkpoint_choice": "checkpoint_choice.json", "eval": "eval.json",
     "base_eval": "base_eval.json", "samples": "samples.json", "forgetting": "forgetting.json",
     "decision": "decision.json", "complete": COMPLETE, "metrics": "train/metrics.jsonl",
+    # the interpolation search after this round, its probes' scaled adapters, and an
+    # interpolation round's own weights
+    "interpolation": "interpolation.json", "interpolation_probes": "interpolation", "weights": "weights",
 }
 
 

@@ -101,11 +101,30 @@ def build_components(config: RunConfig, harness: Harness) -> Components:
     return Components(
         trainer=trainer,
         mixer=_build(harness, "mixer", config.mitigation.mixer),
-        policy=_build(harness, "policy", config.mitigation.policy),
+        policy=build_policy(harness, config.mitigation.policy.name, config.mitigation.policy.options),
         general=general,
         domain=domain,
         limits=limits,
     )
+
+
+def build_policy(harness: Harness, name: str, options: dict[str, Any], chain: tuple[str, ...] = ()) -> Any:
+    """The policy ``name`` and, when its options name one (``then``), the policy it hands over to."""
+    from pydantic import ValidationError
+
+    where = "mitigation.policy" + ".then" * len(chain)
+    if name in chain:
+        raise UsageError(f"{where}: {name!r} hands over to itself ({' -> '.join([*chain, name])})")
+    cls = harness.component("policy", name)
+    try:
+        policy = cls(cls.Options.model_validate(options))
+    except ValidationError as error:
+        raise UsageError(f"{where} {name!r}: invalid options: {error}") from None
+    follower = getattr(policy.options, "then", None)
+    if follower:
+        policy.then = build_policy(harness, follower, getattr(policy.options, "then_options", {}) or {},
+                                   (*chain, name))
+    return policy
 
 
 # ---------------------------------------------------------------------------- data
@@ -302,11 +321,14 @@ class Loop:
         share = self.config.mitigation.schedule[0] if self.config.mitigation.schedule else self.config.mitigation.general_share
         lr = self.config.learning_rate
         index = 1
+        scale: float | None = None
+        source: int | None = None
         while True:
-            plan = RoundPlan(index, share, lr, folder.round_dir(index))
+            plan = RoundPlan(index, share, lr, folder.round_dir(index), scale=scale, source_round=source)
             if folder.is_complete(index):
                 outcome, decision = self._load_round(plan)
-                self._say(f"round {index}: already complete on disk (share {share:.0%}); not recomputed")
+                self._say(f"round {index}: already complete on disk ({_describe_plan(outcome.plan)}); "
+                          f"not recomputed")
             else:
                 outcome, decision = self._run_round(plan, data, history)
             history.append(outcome)
@@ -314,6 +336,10 @@ class Loop:
                 break
             share = decision.general_share if decision.general_share is not None else share
             lr = decision.learning_rate if decision.learning_rate is not None else lr
+            if decision.action is Action.INTERPOLATE:
+                scale, source = decision.scale, outcome.plan.index if outcome.plan.trained else outcome.plan.source_round
+            else:
+                scale = source = None
             index += 1
         verdict = self._verdict(history, time.perf_counter() - started)
         write_json(folder.verdict, verdict)
@@ -361,20 +387,59 @@ class Loop:
         saved_plan = read_json(files.plan)
         plan.general_share, plan.learning_rate = saved_plan["general_share"], saved_plan["learning_rate"]
         plan.reason = saved_plan.get("reason", "")
+        plan.scale, plan.source_round = saved_plan.get("scale"), saved_plan.get("source_round")
         decision = read_json(files.decision)
         return (
             RoundOutcome(plan, load_evaluation(self.folder, plan.index)),
             NextRound(Action(decision["action"]), decision["reason"], decision.get("general_share"),
-                      decision.get("learning_rate")),
+                      decision.get("learning_rate"), decision.get("scale")),
         )
 
     def _run_round(self, plan: RoundPlan, data: RunData, history: list[RoundOutcome]) -> tuple[RoundOutcome, NextRound]:
         hook = self.harness.hook
         files = self.folder.round(plan.index)
         write_json(files.plan, {"index": plan.index, "general_share": plan.general_share,
-                                        "learning_rate": plan.learning_rate, "reason": plan.reason})
-        self._say(f"round {plan.index}: general share {plan.general_share:.0%}, learning rate {plan.learning_rate:g}")
+                                "learning_rate": plan.learning_rate, "reason": plan.reason,
+                                "scale": plan.scale, "source_round": plan.source_round})
+        self._say(f"round {plan.index}: {_describe_plan(plan)}")
+        if plan.trained:
+            weights, is_adapter = self._train(plan, data, files)
+        else:
+            weights, is_adapter = self._interpolated_weights(plan, files)
 
+        start = time.perf_counter()
+        candidate = self._candidate(weights, is_adapter)
+        scorer = Scorer(candidate, batch_size=self.config.benchmarks.batch_size)
+        with self._evaluation_bar(f"round {plan.index} evaluation", self.base_scorer(), scorer):
+            evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
+        self._add_time("evaluate rounds", start)
+        write_json(files.samples, self._samples(candidate, data))
+        del candidate, scorer
+        self.folder.save_results(files.eval, evaluation.candidate)
+        self.folder.save_results(files.base_eval, evaluation.base)
+        write_json(files.forgetting, _comparisons_json(evaluation))
+        hook.harness_after_evaluate(plan=plan, evaluation=evaluation)
+        self._say(_round_summary(plan, evaluation))
+
+        outcome = RoundOutcome(plan, evaluation)
+        probe = self._scale_probe(plan, weights, is_adapter) if plan.trained else None
+        decision = hook.harness_next_round(
+            context=DecisionContext(settings=self.config, history=[*history, outcome], policy=self.components.policy,
+                                    scale_probe=probe)
+        )
+        if decision is None:
+            raise UsageError("no plugin answered harness_next_round (is the 'policies' plugin disabled?)")
+        if probe is not None and probe.points:
+            probe.save(chosen={"scale": decision.scale} if decision.action is Action.INTERPOLATE else None)
+            self.timings["interpolation search"] = self.timings.get("interpolation search", 0.0) + probe.seconds
+        write_json(files.decision, decision)
+        self.folder.mark_complete(plan.index)
+        self._say(f"round {plan.index}: {decision.action.value} - {decision.reason}")
+        return outcome, decision
+
+    def _train(self, plan: RoundPlan, data: RunData, files: RoundFolder) -> tuple[Path, bool]:
+        """Mix, train and choose the round's weights."""
+        hook = self.harness.hook
         start = time.perf_counter()
         mixed = self.components.mixer.mix(
             data.domain, data.general,
@@ -399,32 +464,54 @@ class Loop:
         self._add_time("train", start)
         write_json(files.training, training)
         hook.harness_after_train(plan=plan, training=training)
-        weights, is_adapter = self._choose_weights(training, files)
+        return self._choose_weights(training, files)
 
+    # -- interpolation toward the base (the ``interpolate`` policy)
+
+    def _interpolation(self, index: int) -> Any:
+        """Round ``index``'s evaluated weights as a path from the base model."""
+        from harness.models.interpolation import Interpolation
+
+        files = self.folder.round(index)
+        weights = Path(read_json(files.checkpoint_choice)["weights"])
+        is_adapter = bool(read_json(files.training)["is_adapter"])
+        return Interpolation(self.base_model(), weights, is_adapter,
+                             load_tuned=lambda: self._candidate(weights, is_adapter))
+
+    def _scale_probe(self, plan: RoundPlan, weights: Path, is_adapter: bool) -> Any:
+        """What the policy calls to judge this round's weights at a scale toward the base."""
+        from harness.loop.interpolation import ScaleProbe
+
+        files = self.folder.round(plan.index)
+        interpolation: Any = None
+
+        def build(scale: float, folder: Path) -> LoadedModel:
+            nonlocal interpolation
+            interpolation = interpolation or self._interpolation(plan.index)
+            return interpolation.model_at(scale, scratch=folder)
+
+        def judge_at(model: LoadedModel, stage: str) -> EvaluationRecord:
+            scorer = Scorer(model, batch_size=self.config.benchmarks.batch_size)
+            with self._evaluation_bar(f"round {plan.index} {stage}", self.base_scorer(), scorer):
+                return judge(self.base_scorer(), scorer, self.components, self.config)
+
+        return ScaleProbe(build, judge_at, files.interpolation, files.interpolation_probes,
+                          describe=_point_json, say=self._say)
+
+    def _interpolated_weights(self, plan: RoundPlan, files: RoundFolder) -> tuple[Path, bool]:
+        """An interpolation round's weights: the source round's at ``plan.scale``, saved in plain form."""
+        assert plan.scale is not None and plan.source_round is not None
         start = time.perf_counter()
-        candidate = self._candidate(weights, is_adapter)
-        scorer = Scorer(candidate, batch_size=self.config.benchmarks.batch_size)
-        with self._evaluation_bar(f"round {plan.index} evaluation", self.base_scorer(), scorer):
-            evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
-        self._add_time("evaluate rounds", start)
-        write_json(files.samples, self._samples(candidate, data))
-        del candidate, scorer
-        self.folder.save_results(files.eval, evaluation.candidate)
-        self.folder.save_results(files.base_eval, evaluation.base)
-        write_json(files.forgetting, _comparisons_json(evaluation))
-        hook.harness_after_evaluate(plan=plan, evaluation=evaluation)
-        self._say(_round_summary(plan, evaluation))
-
-        outcome = RoundOutcome(plan, evaluation)
-        decision = hook.harness_next_round(
-            context=DecisionContext(settings=self.config, history=[*history, outcome], policy=self.components.policy)
-        )
-        if decision is None:
-            raise UsageError("no plugin answered harness_next_round (is the 'policies' plugin disabled?)")
-        write_json(files.decision, decision)
-        self.folder.mark_complete(plan.index)
-        self._say(f"round {plan.index}: {decision.action.value} - {decision.reason}")
-        return outcome, decision
+        interpolation = self._interpolation(plan.source_round)
+        folder = interpolation.save(plan.scale, files.weights)
+        self._add_time("interpolation search", start)
+        write_json(files.checkpoint_choice, {"policy": "interpolate", "weights": str(folder), "scale": plan.scale,
+                                             "source_round": plan.source_round, "form": interpolation.form,
+                                             "reason": f"round {plan.source_round}'s weights at s={plan.scale:g} "
+                                                       f"toward the base"})
+        write_json(files.training, {"is_adapter": interpolation.form == "adapter", "weights_dir": str(folder),
+                                    "steps": 0, "seconds": 0.0, "interpolated": True})
+        return folder, interpolation.form == "adapter"
 
     def _sample_prompts(self, data: RunData) -> list[tuple[str, list[dict[str, str]]]]:
         """A few domain prompts (validation split, so unseen in training) and the configured general ones."""
@@ -529,6 +616,10 @@ class Loop:
                 "round": outcome.plan.index,
                 "general_share": outcome.plan.general_share,
                 "learning_rate": outcome.plan.learning_rate,
+                # an interpolation round: round source_round's weights at this scale toward the base
+                "scale": outcome.plan.scale,
+                "source_round": outcome.plan.source_round,
+                "weights": (self.folder.round(outcome.plan.index).read("checkpoint_choice") or {}).get("weights"),
                 "passed": evaluation.passed,
                 "worst_forgetting": evaluation.worst_forgetting(),
                 "domain_score": domain_score,
@@ -539,6 +630,8 @@ class Loop:
         if passing:
             chosen = max(passing, key=lambda r: (_nan_low(r["domain_gain"]), -r["round"]))
             why = f"round {chosen['round']} passes with the best domain gain among passing rounds"
+            if chosen["scale"] is not None:
+                why += f" (round {chosen['source_round']}'s weights at s={chosen['scale']:g} toward the base)"
         else:
             chosen = min(rounds, key=lambda r: r["worst_forgetting"])
             why = (f"no round passed; round {chosen['round']} forgot least ({chosen['worst_forgetting']:.2f}%)"
@@ -568,6 +661,23 @@ def _mean(values: list[float]) -> float:
 
 def _nan_low(value: float) -> float:
     return value if value == value else float("-inf")
+
+
+def _describe_plan(plan: RoundPlan) -> str:
+    if not plan.trained:
+        return f"round {plan.source_round}'s weights at s={plan.scale:g} toward the base (no training)"
+    return f"general share {plan.general_share:.0%}, learning rate {plan.learning_rate:g}"
+
+
+def _point_json(evaluation: EvaluationRecord) -> dict[str, Any]:
+    """One probed scale, as interpolation.json keeps it."""
+    gains = [-c.relative for c in evaluation.gain.values()]
+    scores = [c.candidate for c in evaluation.gain.values()]
+    return {"status": evaluation.status or ("pass" if evaluation.passed else "fail"), "passed": evaluation.passed,
+            "worst_forgetting": evaluation.worst_forgetting(), "domain_gain": _mean(gains),
+            "domain_score": _mean(scores),
+            "forgetting": {k: c.as_dict() for k, c in evaluation.forgetting.items()},
+            "gain": {k: c.as_dict() for k, c in evaluation.gain.items()}}
 
 
 def _round_summary(plan: RoundPlan, evaluation: EvaluationRecord) -> str:

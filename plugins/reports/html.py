@@ -59,9 +59,28 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
     charts["lr"] = svg.line_chart(lr_series, title="Learning rate", x_label="optimizer step", y_label="learning rate")
     charts["early_warning"] = svg.line_chart(warn_series, title="Early-warning forgetting signal",
                                              x_label="optimizer step", y_label="KL from base on general answers, nats/token")
+    for r in rounds:
+        if r.get("interpolation"):
+            charts.update(_interpolation_charts(r, threshold))
     lengths = rounds[-1]["token_lengths"] if rounds else []
     charts["lengths"] = svg.histogram(lengths, title="Token lengths of the training mix", x_label="tokens")
     return charts
+
+
+def _interpolation_charts(r: dict[str, Any], threshold: float) -> dict[str, str]:
+    """Forgetting and domain gain along the path from the base (s = 0) to round ``r``'s weights (s = 1)."""
+    points = r["interpolation"]["points"]
+    names = list(points[-1]["forgetting"])
+    forgetting = [(name, [(p["scale"], p["forgetting"].get(name)) for p in points]) for name in names]
+    key = f"interpolation-{r['round']}"
+    return {
+        f"{key}-forgetting": svg.line_chart(forgetting, title=f"Forgetting along round {r['round']}'s path to the base",
+                                            x_label="scale s (0 = base, 1 = fine-tuned)", y_label="forgetting, %",
+                                            hline=(threshold, f"threshold {threshold:g}%")),
+        f"{key}-domain": svg.line_chart([("domain gain", [(p["scale"], p["domain_gain"]) for p in points])],
+                                        title=f"Domain gain along round {r['round']}'s path to the base",
+                                        x_label="scale s (0 = base, 1 = fine-tuned)", y_label="domain gain, % relative"),
+    }
 
 
 def render_html(report: dict[str, Any]) -> str:

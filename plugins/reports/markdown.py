@@ -7,6 +7,10 @@ from typing import Any
 from harness.api import markdown_table
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f}%"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     verdict = report["verdict"]
     lines = [
@@ -21,13 +25,22 @@ def render_markdown(report: dict[str, Any]) -> str:
         + (f" General verdicts: {verdict['method']}." if verdict.get("method") else ""),
     ]
     for r in report["rounds"]:
+        what = (f"round {r['source_round']}'s weights at s={r['scale']:g} toward the base (no training)"
+                if r.get("scale") is not None else
+                f"general share {r['general_share']:.0%}, learning rate {r['learning_rate']:g}")
         lines += [
             "",
-            f"## Round {r['round']}: general share {r['general_share']:.0%}, learning rate {r['learning_rate']:g} "
-            f"- {r['status']}",
+            f"## Round {r['round']}: {what} - {r['status']}",
             "",
             *markdown_table(r["domain"], r["general"], verdict["policy"]),
         ]
+        search = r.get("interpolation")
+        if search:
+            lines += ["", f"Interpolation toward the base ({search['probes']} probes, {search['seconds'] or 0:.0f} s"
+                      + (f"; training this round took {search['training_seconds']:.0f} s" if search.get("training_seconds") else "")
+                      + "):", "", "| s | status | worst forgetting | domain gain |", "|---:|---|---:|---:|"]
+            lines += [f"| {p['scale']:g}{' (chosen)' if p['scale'] == search['chosen'] else ''} | {p['status']} | "
+                      f"{_pct(p['worst_forgetting'])} | {_pct(p['domain_gain'])} |" for p in search["points"]]
         decision = r.get("decision") or {}
         if decision:
             lines += ["", f"Decision: **{decision.get('action')}**: {decision.get('reason')}"]

@@ -19,6 +19,27 @@ def _num(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def _interpolation(search: dict[str, Any] | None, summary: dict[str, Any],
+                   training: dict[str, Any]) -> dict[str, Any] | None:
+    """The search toward the base after this round, with both ends (s = 0 is the base, s = 1 this round)."""
+    if not search or not search.get("points"):
+        return None
+    ends = [{"scale": 0.0, "status": "base", "passed": True, "worst_forgetting": 0.0, "domain_gain": 0.0,
+             "forgetting": {name: 0.0 for name in summary["forgetting"]}, "seconds": None},
+            {"scale": 1.0, "status": summary.get("status"), "passed": summary["passed"],
+             "worst_forgetting": _num(summary["worst_forgetting"]), "domain_gain": _num(summary.get("domain_gain")),
+             "forgetting": {name: _num(c["relative"]) for name, c in summary["forgetting"].items()},
+             "seconds": None}]
+    probed = [{"scale": p["scale"], "status": p["status"], "passed": p["passed"],
+               "worst_forgetting": _num(p["worst_forgetting"]), "domain_gain": _num(p["domain_gain"]),
+               "forgetting": {name: _num(c["relative"]) for name, c in p["forgetting"].items()},
+               "seconds": p.get("seconds")} for p in search["points"]]
+    return {"points": sorted([*ends, *probed], key=lambda p: p["scale"]),
+            "chosen": (search.get("chosen") or {}).get("scale"),
+            "seconds": search.get("seconds"), "probes": len(probed),
+            "training_seconds": _num(training.get("seconds"))}
+
+
 def build(results: dict[str, Any]) -> dict[str, Any]:
     """Everything the renderers show, in display order."""
     verdict = results["verdict"]
@@ -45,6 +66,9 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
             "token_lengths": saved.get("data_stats", {}).get("token_lengths", []),
             "samples": saved.get("samples", []),
             "checkpoint_choice": saved.get("checkpoint_choice", {}),
+            "scale": summary.get("scale"),
+            "source_round": summary.get("source_round"),
+            "interpolation": _interpolation(saved.get("interpolation"), summary, saved.get("training", {})),
             "metrics": [
                 {"step": m.get("step"), "loss": m.get("loss"), "val_loss": m.get("val_loss"),
                  "learning_rate": m.get("lr", m.get("learning_rate")), "grad_norm": m.get("grad_norm"),
