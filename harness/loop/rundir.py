@@ -18,6 +18,7 @@ Layout::
         base_eval.json         the base's per-item results on those same items
         samples.json           base vs fine-tuned generations
         forgetting.json        per benchmark: base -> candidate, CI, p-value, status; the verdict
+        breakdown.json         where it forgot: per-group paired comparisons, items flipped right -> wrong
         decision.json          what the loop does next, and why
         COMPLETE               written last: the round is fully on disk
       verdict.json             the run's outcome (the release gate reads this)
@@ -111,6 +112,7 @@ _ROUND_FILES = {
     "plan": "plan.json", "mix": "mix.json", "data_stats": "data_stats.json", "train": "train",
     "training": "training.json", "checkpoint_choice": "checkpoint_choice.json", "eval": "eval.json",
     "base_eval": "base_eval.json", "samples": "samples.json", "forgetting": "forgetting.json",
+    "breakdown": "breakdown.json",
     "decision": "decision.json", "complete": COMPLETE, "metrics": "train/metrics.jsonl",
 }
 
