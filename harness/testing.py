@@ -125,6 +125,7 @@ def check_benchmark(benchmark: Any, model: Any, *, limit: int = 6) -> Any:
 
     Item ids must be unique and stable, exactly the items asked for must come
     back, scores must be finite, and a second run must give identical scores.
+    ``item_details`` (optional) may describe only items it was asked about.
     """
     import math
 
@@ -141,6 +142,11 @@ def check_benchmark(benchmark: Any, model: Any, *, limit: int = 6) -> Any:
     assert [(i.item_id, i.score) for i in first.items] == [(i.item_id, i.score) for i in second.items], (
         f"{benchmark.name} is not deterministic: same model, items and seed gave different scores")
     assert benchmark.definition_fingerprint(), f"{benchmark.name} needs a definition fingerprint for the cache"
+    from harness.api import ItemDetail
+
+    details = benchmark.item_details(asked)
+    assert set(details) <= set(asked), f"{benchmark.name}.item_details described items it was not asked about"
+    assert all(isinstance(d, ItemDetail) for d in details.values()), f"{benchmark.name}.item_details must give ItemDetail"
     return first
 
 

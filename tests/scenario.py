@@ -13,12 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.api import Benchmark, BenchmarkResult, ItemScore, Trainer, TrainingRecord
+from harness.api import Benchmark, BenchmarkResult, ItemDetail, ItemScore, Trainer, TrainingRecord
 from harness.hookspecs import hookimpl
 from harness.plugins import load_harness
 from harness.testing import chat_records, write_jsonl
 
 N_ITEMS = 100
+
+
+def subject_of(item_id: str) -> str:
+    """The damage hits the lowest-numbered items, so "algebra" forgets most; "zoology" is too small to say."""
+    index = int(item_id[1:])
+    return "algebra" if index < 20 else "zoology" if index % 20 == 19 else "biology" if index % 2 else "chemistry"
 
 
 def forgetting_for(share: float) -> float:
@@ -68,6 +74,9 @@ class DamageBenchmark(Benchmark):
         DamageBenchmark.evaluations += 1
         wrong = round(getattr(model.model.config, "harness_test_damage", 0.0) * N_ITEMS / 100)
         return BenchmarkResult(self.name, "acc", [ItemScore(i, 0.0 if int(i[1:]) < wrong else 1.0) for i in items])
+
+    def item_details(self, items):
+        return {i: ItemDetail(text=f"Question {i}?", group=subject_of(i), answer=f"answer {i}") for i in items}
 
 
 class DomainBenchmark(Benchmark):

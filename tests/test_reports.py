@@ -110,3 +110,61 @@ def test_training_loss_is_drawn_as_a_moving_average_over_faint_raw_points():
     assert all(abs(y - 2.0) < 1e-9 for _, y in smooth[4:])  # the alternation averages out
     chart = svg.line_chart([("train", zigzag)], title="t", x_label="x", y_label="y", smoothed=["train"])
     assert chart.count("<polyline") == 2 and 'stroke-opacity="0.25"' in chart
+
+
+def test_where_forgetting_happened_per_group_with_cis_paired_by_item(finished_run):
+    """breakdown.json per round: each group's CI is the paired comparison of that group's saved items."""
+    import yaml
+
+    from harness.evaluation import stats
+    from harness.loop.rundir import RunFolder
+    from scenario import subject_of
+
+    run_dir, harness = finished_run
+    folder = RunFolder(run_dir)
+    files = folder.round(1)
+    saved = files.read("breakdown")["benchmarks"]["test_general"]
+    assert [g["group"] for g in saved["groups"]] == ["algebra", "biology", "chemistry", "zoology"]
+    algebra = saved["groups"][0]
+    assert algebra["n"] == 20 and algebra["relative"] == pytest.approx(60.0)  # all 12 lost items are algebra
+    assert [g["too_few_items"] for g in saved["groups"]] == [False, False, False, True]
+    base, cand = folder.load_results(files.base_eval)["test_general"], folder.load_results(files.eval)["test_general"]
+    keep = lambda r: type(r)(r.benchmark, r.metric, [i for i in r.items if subject_of(i.item_id) == "algebra"])  # noqa: E731
+    config = yaml.safe_load(folder.config.read_text())
+    expected = stats.paired_comparison(keep(base), keep(cand), confidence=config["forgetting"]["confidence"],
+                                       samples=config["forgetting"]["bootstrap_samples"], seed=config["benchmarks"]["seed"])
+    assert algebra["relative_ci"] == {"low": expected.relative_ci.low, "high": expected.relative_ci.high}
+    flips = saved["flips"]
+    assert [f["item_id"] for f in flips["right_to_wrong"]] == sorted(f"q{i}" for i in range(12))
+    assert flips["right_to_wrong"][0] == {"item_id": "q0", "group": "algebra", "text": "Question q0?",
+                                          "answer": "answer q0", "base": 1.0, "candidate": 0.0}
+    assert flips["wrong_to_right"] == 0
+
+    render_reports(harness, run_dir)
+    html = (run_dir / "report.html").read_text()
+    assert "<h2>Where forgetting happened</h2>" in html
+    assert '<td>algebra</td><td>20</td><td>1.000</td><td>0.400</td><td class="fail"' in html  # round 1: flagged
+    assert "too few items to say" in html and "12 item(s) flipped right &rarr; wrong" in html
+    assert '<div class="item-text">Question q11?</div>' in html
+    markdown = (run_dir / "report.md").read_text()
+    assert "### Where forgetting happened" in markdown
+    assert "| algebra | 20 | 1.000 | 0.400 | **+60.0%** |" in markdown
+    assert "test_general 12 right -> wrong (0 wrong -> right)" in markdown
+    results = json.loads((run_dir / "results.json").read_text())
+    group = results["rounds"][0]["breakdown"][0]["groups"][0]
+    assert group["group"] == "algebra" and group["above_threshold"] is True
+    assert results["rounds"][2]["breakdown"][0]["groups"][0]["above_threshold"] is False  # 2 of 20: CI reaches 0
+
+
+def test_a_run_saved_before_breakdowns_still_renders(finished_run):
+    jsonschema = pytest.importorskip("jsonschema")
+    run_dir, harness = finished_run
+    for path in run_dir.glob("rounds/round-*/breakdown.json"):
+        path.unlink()
+    render_reports(harness, run_dir)
+    html = (run_dir / "report.html").read_text()
+    assert "Not recorded for this round" in html and "flipped right" not in html
+    assert "Where forgetting happened" not in (run_dir / "report.md").read_text()
+    results = json.loads((run_dir / "results.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
+    assert all(r["breakdown"] == [] for r in results["rounds"])

@@ -44,6 +44,7 @@ def collect(run_dir: Path) -> dict[str, Any]:
             "data_stats": files.read("data_stats", {}),
             "checkpoint_choice": files.read("checkpoint_choice", {}),
             "interpolation": files.read("interpolation"),
+            "breakdown": files.read("breakdown", {}),  # absent in runs saved before it existed
         }
     base_samples = folder.base_samples
     return {

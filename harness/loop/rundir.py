@@ -18,6 +18,7 @@ Layout::
         base_eval.json         the base's per-item results on those same items
         samples.json           base vs fine-tuned generations
         forgetting.json        per benchmark: base -> candidate, CI, p-value, status; the verdict
+        breakdown.json         where it forgot: per-group paired comparisons, items flipped right -> wrong
         decision.json          what the loop does next, and why
         interpolation.json     after a failed round under the interpolate policy: each scale
                                probed toward the base, its verdict and seconds
@@ -116,6 +117,7 @@ _ROUND_FILES = {
     "plan": "plan.json", "mix": "mix.json", "data_stats": "data_stats.json", "train": "train",
     "training": "training.json", "checkpoint_choice": "checkpoint_choice.json", "eval": "eval.json",
     "base_eval": "base_eval.json", "samples": "samples.json", "forgetting": "forgetting.json",
+    "breakdown": "breakdown.json",
     "decision": "decision.json", "complete": COMPLETE, "metrics": "train/metrics.jsonl",
     # the interpolation search after this round, its probes' scaled adapters, and an
     # interpolation round's own weights

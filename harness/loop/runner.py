@@ -25,7 +25,7 @@ import yaml
 
 from harness import __version__
 
-from harness.evaluation import judging
+from harness.evaluation import breakdown, judging
 
 from harness.evaluation import stats
 from harness.api import (
@@ -230,6 +230,14 @@ def _comparisons_json(record: EvaluationRecord) -> dict[str, Any]:
     }
 
 
+def breakdown_json(record: EvaluationRecord, components: Components, config: RunConfig) -> dict[str, Any]:
+    """Where the round forgot: per-group comparisons and flipped items of every benchmark (a report, not a verdict)."""
+    settings = judge_settings(config, components)
+    return breakdown.round_breakdown([*components.general, *components.domain], record.base, record.candidate,
+                                     confidence=settings.confidence, samples=settings.bootstrap_samples,
+                                     seed=settings.seed)
+
+
 def _comparison_from_json(data: dict[str, Any]) -> stats.Comparison:
     data = {k: v for k, v in data.items() if k in stats.Comparison.__dataclass_fields__}
     data["difference_ci"] = stats.Interval(**data["difference_ci"])
@@ -418,6 +426,7 @@ class Loop:
         self.folder.save_results(files.eval, evaluation.candidate)
         self.folder.save_results(files.base_eval, evaluation.base)
         write_json(files.forgetting, _comparisons_json(evaluation))
+        write_json(files.breakdown, breakdown_json(evaluation, self.components, self.config))
         hook.harness_after_evaluate(plan=plan, evaluation=evaluation)
         self._say(_round_summary(plan, evaluation))
 

@@ -24,6 +24,7 @@ from harness.api import (
     BenchmarkResult,
     ComponentOptions,
     Example,
+    ItemDetail,
     ItemScore,
     LoadedModel,
     Message,
@@ -53,6 +54,11 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _topic(record: dict[str, Any]) -> str | None:
+    topic = record.get("topic")
+    return str(topic) if topic not in (None, "") else None
 
 
 # ------------------------------------------------------------------ scoring helpers
@@ -141,6 +147,12 @@ class DomainMultipleChoice(Benchmark):
     def item_ids(self) -> list[str]:
         return list(self.questions())
 
+    def item_details(self, items: Sequence[str]) -> dict[str, ItemDetail]:
+        """Each question, its correct choice, and its ``topic`` (the group per-topic forgetting uses)."""
+        questions = self.questions()
+        return {i: ItemDetail(text=questions[i]["question"], answer=questions[i]["choices"][questions[i]["answer"]],
+                              group=_topic(questions[i])) for i in items if i in questions}
+
     def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
         start = time.perf_counter()
         questions = self.questions()
@@ -222,6 +234,24 @@ class DomainLoss(Benchmark):
 
     def item_ids(self) -> list[str]:
         return list(self.examples())
+
+    def item_details(self, items: Sequence[str]) -> dict[str, ItemDetail]:
+        """The conversation up to its last reply (or the text), that reply, and the line's ``topic`` if any."""
+        topics = {str(record.get("id", number)): _topic(record) for number, record in _read_jsonl(self.path)}
+        examples = self.examples()
+        details = {}
+        for item in items:
+            if item not in examples:
+                continue
+            example = examples[item]
+            if example.is_chat:
+                *context, last = example.messages
+                text = "\n\n".join(f"{m.role}: {m.content}" for m in context) if last.role == "assistant" else None
+                answer = last.content if last.role == "assistant" else None
+                details[item] = ItemDetail(text=text or None, answer=answer, group=topics.get(item))
+            else:
+                details[item] = ItemDetail(text=example.text, group=topics.get(item))
+        return details
 
     def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
         import torch

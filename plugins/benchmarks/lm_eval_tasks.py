@@ -26,7 +26,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from harness.api import Benchmark, BenchmarkResult, ComponentOptions, ItemScore, LoadedModel, UsageError
+from harness.api import (
+    Benchmark,
+    BenchmarkResult,
+    ComponentOptions,
+    ItemDetail,
+    ItemScore,
+    LoadedModel,
+    UsageError,
+)
 from harness.hookspecs import hookimpl
 
 from . import offline_suite
@@ -142,6 +150,23 @@ class LmEvalBenchmark(Benchmark):
     def item_ids(self) -> list[str]:
         return list(self._item_map())
 
+    def item_details(self, items: Sequence[str]) -> dict[str, ItemDetail]:
+        """The question as lm-eval poses it (without few-shot examples), its gold answer, and
+        for a group its leaf task (an MMLU subject: the leaf's name without the group's prefix)."""
+        leaves = self._leaves()
+        ids = self._item_map()
+        single = len(leaves) == 1
+        details = {}
+        for item in items:
+            if item not in ids:
+                continue
+            name, doc_id = ids[item]
+            leaf = leaves[name]
+            text, answer = _question_and_answer(leaf, leaf.eval_docs[doc_id])
+            details[item] = ItemDetail(text=text, answer=answer,
+                                       group=None if single else name.removeprefix(f"{self.task}_"))
+        return details
+
     def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
         from lm_eval.evaluator import evaluate as lm_evaluate
 
@@ -193,6 +218,27 @@ class LmEvalBenchmark(Benchmark):
         elif leaf.get_config("num_fewshot") is None:
             leaf.set_config(key="num_fewshot", value=0)
         leaf.set_fewshot_seed(seed=self.options.fewshot_seed)
+
+
+def _question_and_answer(leaf: Any, doc: Any) -> tuple[str | None, str | None]:
+    """The question as lm-eval poses it (no few-shot examples) and the gold answer, as text."""
+    try:
+        if getattr(leaf, "multiple_input", False):
+            # Winogrande-style: the choices are contexts and the answer one shared continuation,
+            # so the question is the gold context.
+            contexts, gold = leaf.doc_to_choice(doc), leaf.doc_to_text(doc)
+            text = contexts[gold] if isinstance(gold, int) and 0 <= gold < len(contexts) else None
+            return text, str(leaf.doc_to_target(doc))
+        text = leaf.doc_to_text(doc)
+        target = leaf.doc_to_target(doc)
+        if leaf.OUTPUT_TYPE == "multiple_choice" and isinstance(target, int):
+            choices = leaf.doc_to_choice(doc)
+            target = choices[target] if 0 <= target < len(choices) else None
+        if isinstance(target, list):  # several acceptable answers: the first stands for them
+            target = target[0] if target else None
+        return (text if isinstance(text, str) else None), (None if target is None else str(target))
+    except Exception:  # a task's own doc functions: a missing detail must not cost the report
+        return None, None
 
 
 def _hflm(model: LoadedModel, batch_size: int) -> Any:

@@ -40,6 +40,40 @@ def _interpolation(search: dict[str, Any] | None, summary: dict[str, Any],
             "training_seconds": _num(training.get("seconds"))}
 
 
+def breakdown_rows(saved: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
+    """A round's breakdown.json as the renderers show it: per benchmark, groups and flipped items.
+
+    Forgetting is positive when the fine-tuned model is worse, for every role and metric; a
+    group is flagged when its whole interval lies at or above the threshold. Runs saved
+    before breakdowns existed give an empty list.
+    """
+    rows = []
+    for name, b in (saved.get("benchmarks") or {}).items():
+        groups = []
+        for g in b.get("groups", []):
+            low, high = _num(g["relative_ci"]["low"]), _num(g["relative_ci"]["high"])
+            groups.append({
+                "group": g["group"], "n": g["n"], "base": _num(g["base"]), "candidate": _num(g["candidate"]),
+                "forgetting_pct": _num(g["relative"]), "forgetting_ci_pct": [low, high],
+                "p_value": _num(g.get("p_value")), "worse": g.get("worse"), "better": g.get("better"),
+                "too_few_items": bool(g.get("too_few_items")),
+                "above_threshold": not g.get("too_few_items") and low is not None and low >= threshold,
+            })
+        flips = b.get("flips")
+        rows.append({
+            "benchmark": name, "role": b.get("role", ""), "metric": b.get("metric", ""), "n": b.get("n"),
+            "groups": groups,
+            "flips": None if flips is None else {
+                "rule": flips.get("rule", ""), "wrong_to_right": flips.get("wrong_to_right", 0),
+                "right_to_wrong": [{"item_id": f["item_id"], "group": f.get("group"), "text": f.get("text"),
+                                    "answer": f.get("answer"), "base": _num(f.get("base")),
+                                    "candidate": _num(f.get("candidate"))} for f in flips.get("right_to_wrong", [])],
+            },
+            "note": b.get("note", ""),
+        })
+    return rows
+
+
 def build(results: dict[str, Any]) -> dict[str, Any]:
     """Everything the renderers show, in display order."""
     verdict = results["verdict"]
@@ -69,6 +103,9 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
             "scale": summary.get("scale"),
             "source_round": summary.get("source_round"),
             "interpolation": _interpolation(saved.get("interpolation"), summary, saved.get("training", {})),
+
+
+            "breakdown": breakdown_rows(saved.get("breakdown") or {}, threshold),
             "metrics": [
                 {"step": m.get("step"), "loss": m.get("loss"), "val_loss": m.get("val_loss"),
                  "learning_rate": m.get("lr", m.get("learning_rate")), "grad_norm": m.get("grad_norm"),
