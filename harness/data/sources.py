@@ -214,6 +214,9 @@ def load_source(
 
 
 def load_spec(spec: Any, harness: Any, base_dir: Path | None = None, **kwargs: Any) -> DataSource:
-    """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``) -> a source."""
-    return load_source(spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
-                       name=spec.name, base_dir=base_dir, **kwargs)
+    """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``, and for
+    general data ``rehearses``) -> a source."""
+    source = load_source(spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
+                         name=spec.name, base_dir=base_dir, **kwargs)
+    source.rehearses = tuple(getattr(spec, "rehearses", ()))
+    return source
