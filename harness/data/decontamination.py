@@ -48,6 +48,9 @@ class EvaluatedTexts:
         self.unchecked = 0
         # Window length -> hashes of the windows an example must not contain.
         self._windows: dict[int, set[int]] = {}
+        # The first MIN_WORDS words of every window: one cheap test per position of an
+        # example, so only the rare position that passes it is checked at every length.
+        self._starts: set[int] = set()
         for text in texts:
             self.items += 1
             item = words(text)
@@ -55,19 +58,26 @@ class EvaluatedTexts:
                 self.unchecked += 1
                 continue
             n = min(NGRAM, len(item))
-            self._windows.setdefault(n, set()).update(
-                hash(" ".join(item[i:i + n])) for i in range(len(item) - n + 1))
+            windows = self._windows.setdefault(n, set())
+            for i in range(len(item) - n + 1):
+                windows.add(hash(" ".join(item[i:i + n])))
+                self._starts.add(hash(" ".join(item[i:i + MIN_WORDS])))
         self._seen: dict[Example, bool] = {}  # the loop mixes the same sources every round
 
     def contaminates(self, example: Example) -> bool:
         """True when ``example`` contains an evaluated item's text (see the module doc)."""
         if example not in self._seen:
-            text = words(example_text(example))
-            self._seen[example] = any(
-                hash(" ".join(text[i:i + n])) in windows
-                for n, windows in self._windows.items() for i in range(len(text) - n + 1)
-            )
+            self._seen[example] = self._holds_a_window(words(example_text(example)))
         return self._seen[example]
+
+    def _holds_a_window(self, text: list[str]) -> bool:
+        for i in range(len(text) - MIN_WORDS + 1):
+            if hash(" ".join(text[i:i + MIN_WORDS])) not in self._starts:
+                continue
+            if any(hash(" ".join(text[i:i + n])) in windows
+                   for n, windows in self._windows.items() if i + n <= len(text)):
+                return True
+        return False
 
     def rule(self) -> str:
         """One line for manifests: what counted as contamination."""
