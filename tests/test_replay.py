@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from harness.api import (Benchmark, BenchmarkResult, DataSource, EvaluationRecord, Example, ItemDetail, ItemScore,
-                         Message, MixContext)
+                         Message, MixContext, UsageError)
 from harness.config import ConfigError, parse_config
 from harness.data.decontamination import EvaluatedTexts
+from harness.data.sources import load_prompt_set
 from harness.evaluation.judging import JudgeSettings
 from harness.evaluation.stats import paired_comparison
 from harness.hookspecs import hookimpl
@@ -134,6 +135,20 @@ def test_no_mix_holds_an_evaluated_items_text_and_drops_are_counted(harness_app,
         assert result.manifest["domain"] == 100
     unchecked = mixer(harness_app, "ratio").mix(domain, [DataSource("chat", examples("chat", 50))], context(tmp_path))
     assert unchecked.manifest["decontamination"]["checked"] is False
+
+
+def test_builtin_mmlu_validation_rehearses_mmlu_without_its_test_questions():
+    anatomy = load_prompt_set("builtin:mmlu_validation/anatomy")
+    assert len(anatomy) == 14 and all([m.role for m in e.messages] == ["user", "assistant"] for e in anatomy)
+    assert anatomy[0].messages[0].content == ("Which of the following terms describes the body's ability to maintain "
+                                              "its normal state?\nA. Anabolism\nB. Catabolism\nC. Tolerance\nD. Homeostasis")
+    assert anatomy[0].messages[1].content == "D. Homeostasis"
+    # This validation question is also in MMLU's test split, so it is not rehearsal data.
+    medicine = load_prompt_set("builtin:mmlu_validation/college_medicine")
+    assert 0 < len(medicine) < 22
+    assert not any("How many chromosomes do all human somatic cells" in e.messages[0].content for e in medicine)
+    with pytest.raises(UsageError, match="Did you mean 'anatomy'"):
+        load_prompt_set("builtin:mmlu_validation/anatomyy")
 
 
 # --------------------------------------------------------------- what the loop measures
