@@ -145,7 +145,7 @@ def _fixed(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: Judg
 def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings,
                 say: Callable[[str], None]):
     available = len(take_items(benchmark, None, settings.seed))
-    n_max = min(settings.most_items(benchmark, general=True), available)  # type: ignore[type-var]
+    n_max = min(settings.most_items(benchmark, general=True) or available, available)
     looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
     bounds = sequential.boundaries(tuple(looks), settings.alpha, settings.spending)
     threshold = settings.threshold / 100
