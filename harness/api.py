@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # for annotations only: importing these here would pull in to
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from harness.config import RunConfig
+    from harness.data.decontamination import EvaluatedTexts
     from harness.evaluation.stats import Comparison
 
 
@@ -96,24 +97,41 @@ class Formatter(Component):
 
 @dataclass
 class DataSource:
-    """A named set of examples with its mixing weight and sample cap."""
+    """A named set of examples with its mixing weight and sample cap.
+
+    ``rehearses`` names what a general source trains back: general benchmarks
+    (``offline_arc_easy``) or a benchmark's group (``offline_mmlu/anatomy``), so a
+    mixer can weight it by how much of that the last round forgot.
+    """
 
     name: str
     examples: list[Example]
     weight: float = 1.0
     max_samples: int | None = None
     sha256: str = ""
+    rehearses: tuple[str, ...] = ()
 
 
 @dataclass
 class MixContext:
-    """What a mixer gets besides the data: the share to reach, the seed, and helpers."""
+    """What a mixer gets besides the data: the share to reach, the seed, helpers, and
+    what the run measured.
+
+    ``forgetting`` is the previous round's relative forgetting in percent per general
+    benchmark name and per ``benchmark/group`` where the benchmark has groups (empty
+    in round 1); ``threshold`` is the run's forgetting threshold in the same unit.
+    ``evaluated`` holds the texts of every item the run may evaluate: no training
+    example may contain one (see ``harness.data.decontamination``).
+    """
 
     general_share: float
     seed: int
     cache_dir: Path
     # Loads the base model lazily: only mixers that generate text pay for it.
     load_base_model: Callable[[], LoadedModel] | None = None
+    forgetting: dict[str, float] = field(default_factory=dict)
+    threshold: float | None = None
+    evaluated: EvaluatedTexts | None = None
 
 
 @dataclass
@@ -131,6 +149,11 @@ class Mixer(Component):
 
     def mix(self, domain: DataSource, general: list[DataSource], context: MixContext) -> MixResult:
         raise NotImplementedError
+
+    def reads_rehearses(self) -> bool:
+        """True when this mixer, as configured, acts on the general sources' ``rehearses``
+        (config validation refuses ``rehearses`` that nothing would read)."""
+        return False
 
 
 # ------------------------------------------------------------------- model records
@@ -455,6 +478,7 @@ HELPERS: dict[str, str] = {
     "cache_root": "harness.models.loading",
     "weights_fingerprint": "harness.models.loading",
     "load_prompt_set": "harness.data.sources",
+    "EvaluatedTexts": "harness.data.decontamination",
     "stage_bar": "harness.progress",
     # the interpolation search, for policies
     "bisect_scale": "harness.loop.interpolation",

@@ -54,6 +54,13 @@ class DatasetSpec(Strict):
     name: str | None = None
 
 
+class GeneralDataSpec(DatasetSpec):
+    """A general data source; ``rehearses`` names what it trains back (general benchmarks of this
+    run, or ``benchmark/group``), for mixers that weight sources by what was forgotten."""
+
+    rehearses: list[str] = Field(default_factory=list)
+
+
 class LrSchedulerKwargs(Strict):
     num_cycles: float | None = Field(None, gt=0)
     min_lr: float | None = Field(None, ge=0)
@@ -128,7 +135,7 @@ class Mitigation(Strict):
     """How general data is mixed in, and how the loop escalates when forgetting is too high."""
 
     mixer: ComponentRef = Field(default_factory=lambda: ComponentRef(name="ratio"))
-    general_data: list[DatasetSpec] = Field(default_factory=list)
+    general_data: list[GeneralDataSpec] = Field(default_factory=list)
     general_share: float = Field(0.2, ge=0, lt=1)
     schedule: list[float] = Field(default_factory=lambda: [0.2, 0.3, 0.4])
     policy: ComponentRef = Field(default_factory=lambda: ComponentRef(name="schedule"))
@@ -344,6 +351,7 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
         refs = getattr(config.benchmarks, section)
         checks += [(f"benchmarks.{section}[{i}]", "benchmark", ref) for i, ref in enumerate(refs)]
     issues = []
+    valid: dict[str, tuple[Any, Any]] = {}  # path -> (component class, its validated options)
     for path, kind, ref in checks:
         catalog = harness.catalogs[kind]
         if ref.name not in catalog:
@@ -353,11 +361,13 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
         component = catalog.get(ref.name)
         try:
             options = component.Options.model_validate(ref.options)
+            valid[path] = component, options
         except ValidationError as error:
             issues += _issues_from_validation(error, component.Options, prefix=tuple(path.split(".")))
             continue
         if kind == "policy":
             issues += _chained_policy_issues(path, ref.name, options, harness)
+    issues += _rehearsal_issues(config, harness, valid)
     for i, spec in enumerate(config.datasets + config.mitigation.general_data):
         where = f"datasets[{i}]" if i < len(config.datasets) else f"mitigation.general_data[{i - len(config.datasets)}]"
         if spec.type and spec.type not in harness.catalogs["formatter"]:
@@ -387,6 +397,44 @@ def _chained_policy_issues(path: str, name: str, options: Any, harness: Harness)
             return _issues_from_validation(error, cls.Options, prefix=(*path.split("."), "then_options"))
         chain.append(follower)
     return []
+
+
+def _rehearsal_issues(config: RunConfig, harness: Harness, valid: dict[str, tuple[Any, Any]]) -> list[ConfigIssue]:
+    """``rehearses`` names this run's general benchmarks, and the mixer reads it (and only then)."""
+    specs = config.mitigation.general_data
+    general = [cls.identity(options) for path, (cls, options) in valid.items()
+               if path.startswith("benchmarks.general[")]
+    if not config.benchmarks.general and config.benchmarks.suite in harness.suites:
+        catalog = harness.catalogs["benchmark"]
+        general = [catalog.get(n).name for n in harness.suite(config.benchmarks.suite).benchmarks if n in catalog]
+    issues = []
+    for i, spec in enumerate(specs):
+        for j, target in enumerate(spec.rehearses):
+            benchmark, _, group = target.partition("/")
+            where = f"mitigation.general_data[{i}].rehearses[{j}]"
+            if benchmark not in general:
+                hint = closest(benchmark, general)
+                issues.append(ConfigIssue(where, (
+                    f"unknown benchmark {benchmark!r}: rehearses names general benchmarks of this run "
+                    f"({', '.join(sorted(general)) or 'none'}), each optionally as benchmark/group"
+                    + (f"; did you mean {hint!r}?" if hint else "")), target, True))
+            elif "/" in target and not group:
+                issues.append(ConfigIssue(where, "the group after '/' is empty", target, True))
+    if "mitigation.mixer" not in valid:
+        return issues
+    mixer_class, mixer_options = valid["mitigation.mixer"]
+    mixer = mixer_class(mixer_options)  # a mixer is built for reads_rehearses alone; it loads nothing
+    rehearsing = [i for i, spec in enumerate(specs) if spec.rehearses]
+    if rehearsing and not mixer.reads_rehearses():
+        issues.append(ConfigIssue(
+            f"mitigation.general_data[{rehearsing[0]}].rehearses",
+            f"mixer {mixer.name!r} as configured does not weight sources by forgetting, so rehearses would be "
+            f"ignored; use a mixer that does (weighted with by_forgetting: true) or remove rehearses"))
+    if mixer.reads_rehearses() and not rehearsing:
+        issues.append(ConfigIssue(
+            "mitigation.mixer", "this mixer weights general sources by what the last round forgot, but no "
+            "mitigation.general_data entry says what it rehearses (rehearses: [<general benchmark>, ...])"))
+    return issues
 
 
 def parse_config(data: Any, harness: Harness, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:

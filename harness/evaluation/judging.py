@@ -56,6 +56,13 @@ class JudgeSettings:
     def limit_of(self, benchmark: Benchmark) -> int | None:
         return self.limits.get(benchmark.name, self.limit)
 
+    def most_items(self, benchmark: Benchmark, *, general: bool) -> int | None:
+        """The most items a verdict may score on ``benchmark`` (None: all it has)."""
+        if general and self.policy == "sequential":
+            # A benchmark's own limit caps its looks; otherwise max_items does.
+            return self.limits.get(benchmark.name) or self.max_items
+        return self.limit_of(benchmark)
+
     def method(self) -> str:
         """One line for reports: how verdicts were decided, and at what level."""
         measure = "(base - ft) / (base - chance)" if self.corrected else "(base - ft) / base"
@@ -138,8 +145,7 @@ def _fixed(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: Judg
 def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings,
                 say: Callable[[str], None]):
     available = len(take_items(benchmark, None, settings.seed))
-    # A benchmark's own limit caps its looks; otherwise max_items does.
-    n_max = min(settings.limits.get(benchmark.name) or settings.max_items, available)
+    n_max = min(settings.most_items(benchmark, general=True) or available, available)
     looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
     bounds = sequential.boundaries(tuple(looks), settings.alpha, settings.spending)
     threshold = settings.threshold / 100

@@ -46,12 +46,14 @@ from harness.api import (
     UsageError,
 )
 from harness.config import RunConfig, load_config
+from harness.data.decontamination import EvaluatedTexts
 from harness.evaluation.scoring import Scorer, take_items
 from harness.evaluation.judging import JudgeSettings
 from harness.models.loading import cache_root
 from harness.plugins import Harness
 from harness.progress import say, stage_bar
 from harness.evaluation.gate import VERDICT_SCHEMA
+from harness.loop import replay
 from harness.loop.rundir import RoundFolder, RunFolder, read_json, write_atomic, write_json
 
 log = logging.getLogger(__name__)
@@ -274,6 +276,8 @@ class Loop:
         self.timings: dict[str, float] = {}
         self._base: LoadedModel | None = None
         self._base_scorer: Scorer | None = None
+        self._item_details: replay.Details | None = None
+        self._evaluated_texts: EvaluatedTexts | None = None
 
     # -- lazily loaded base model: a resume that only re-renders never loads it
     def base_model(self) -> LoadedModel:
@@ -411,7 +415,7 @@ class Loop:
                                 "scale": plan.scale, "source_round": plan.source_round})
         self._say(f"round {plan.index}: {_describe_plan(plan)}")
         if plan.trained:
-            weights, is_adapter = self._train(plan, data, files)
+            weights, is_adapter = self._train(plan, data, files, history)
         else:
             weights, is_adapter = self._interpolated_weights(plan, files)
 
@@ -446,8 +450,9 @@ class Loop:
         self._say(f"round {plan.index}: {decision.action.value} - {decision.reason}")
         return outcome, decision
 
-    def _train(self, plan: RoundPlan, data: RunData, files: RoundFolder) -> tuple[Path, bool]:
-        """Mix, train and choose the round's weights."""
+    def _train(self, plan: RoundPlan, data: RunData, files: RoundFolder,
+               history: list[RoundOutcome]) -> tuple[Path, bool]:
+        """Mix (by what the rounds so far forgot), train and choose the round's weights."""
         hook = self.harness.hook
         start = time.perf_counter()
         mixed = self.components.mixer.mix(
@@ -455,7 +460,10 @@ class Loop:
             # One seed for every round: a larger share then extends the earlier round's
             # general sample (and reuses its cached self-rehearsal answers) instead of redrawing it.
             MixContext(general_share=plan.general_share, seed=self.config.seed,
-                       cache_dir=cache_root(), load_base_model=self.base_model),
+                       cache_dir=cache_root(), load_base_model=self.base_model,
+                       forgetting=replay.measured_forgetting(history[-1].evaluation, self._details())
+                       if history else {},
+                       threshold=self.config.forgetting.threshold, evaluated=self._evaluated()),
         )
         write_json(files.mix, mixed.manifest)
         write_json(files.data_stats, self._data_stats(mixed.examples))
@@ -521,6 +529,19 @@ class Loop:
         write_json(files.training, {"is_adapter": interpolation.form == "adapter", "weights_dir": str(folder),
                                     "steps": 0, "seconds": 0.0, "interpolated": True})
         return folder, interpolation.form == "adapter"
+
+    def _details(self) -> replay.Details:
+        """Every benchmark's item details (texts, groups), read once per run."""
+        if self._item_details is None:
+            self._item_details = replay.read_details(self.components.general, self.components.domain,
+                                                     judge_settings(self.config, self.components))
+        return self._item_details
+
+    def _evaluated(self) -> EvaluatedTexts:
+        """The texts of every item this run may evaluate, which no training mix may hold."""
+        if self._evaluated_texts is None:
+            self._evaluated_texts = replay.evaluated_texts(self._details())
+        return self._evaluated_texts
 
     def _sample_prompts(self, data: RunData) -> list[tuple[str, list[dict[str, str]]]]:
         """A few domain prompts (validation split, so unseen in training) and the configured general ones."""

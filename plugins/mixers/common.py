@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from fractions import Fraction
 from typing import Any, Sequence
 
-from harness.api import DataSource, Example, UsageError
+from harness.api import DataSource, Example, MixContext, UsageError
 
 log = logging.getLogger("harness.mixers")
 
@@ -22,6 +23,35 @@ def general_count(domain_size: int, share: float) -> int:
         raise UsageError(f"general share must be in [0, 1), got {share}")
     r = Fraction(str(share))
     return int(domain_size * r / (1 - r))
+
+
+def decontaminate(domain: DataSource, general: list[DataSource], context: MixContext,
+                  ) -> tuple[DataSource, list[DataSource], dict[str, Any]]:
+    """Every source without its examples that contain an evaluated item's text, and the
+    manifest entry saying what was dropped (``harness.data.decontamination`` has the rule)."""
+    evaluated = context.evaluated
+    if evaluated is None:
+        return domain, general, {"checked": False, "reason": "the caller gave no evaluated item texts"}
+    dropped: dict[str, int] = {}
+    origins: list[str] = []
+
+    def clean(source: DataSource) -> DataSource:
+        bad = [e for e in source.examples if evaluated.contaminates(e)]
+        dropped[source.name] = len(bad)
+        if not bad:
+            return source
+        origins.extend(e.origin for e in bad[: 10 - len(origins)])  # a few, for the manifest
+        log.warning("%s: dropped %d example(s) holding an evaluated item's text (first: %s)",
+                    source.name, len(bad), bad[0].origin)
+        contaminated = set(bad)
+        return dataclasses.replace(source, examples=[e for e in source.examples if e not in contaminated])
+
+    domain, general = clean(domain), [clean(source) for source in general]
+    return domain, general, {
+        "checked": True, "rule": evaluated.rule(), "evaluated_items": evaluated.items,
+        "unchecked_items": evaluated.unchecked, "dropped": sum(dropped.values()),
+        "dropped_by_source": dropped, "dropped_examples": origins,
+    }
 
 
 def capped(source: DataSource, seed: int) -> list[Example]:

@@ -6,7 +6,7 @@ import random
 
 from harness.api import ComponentOptions, DataSource, MixContext, Mixer, MixResult
 
-from .common import blend, capped, general_count, manifest, require_answers, shortfall
+from .common import blend, capped, decontaminate, general_count, manifest, require_answers, shortfall
 
 
 class RatioMixer(Mixer):
@@ -24,9 +24,11 @@ class RatioMixer(Mixer):
         allow_shortfall: bool = False  # too little general data: use all of it instead of failing
 
     def mix(self, domain: DataSource, general: list[DataSource], context: MixContext) -> MixResult:
-        pool = []
         for source in general:
             require_answers(source, self.name)
+        domain, general, decontamination = decontaminate(domain, general, context)
+        pool = []
+        for source in general:
             pool += [(source.name, example) for example in capped(source, context.seed)]
         needed = general_count(len(domain.examples), context.general_share)
         shortfall(self.name, needed, len(pool), self.options.allow_shortfall, "the general data")
@@ -36,4 +38,5 @@ class RatioMixer(Mixer):
             counts[name] += 1
         examples = blend(domain.examples, [example for _, example in picked], context.seed)
         return MixResult(examples, manifest(self.name, len(domain.examples), counts, needed,
-                                            context.general_share, context.seed, general_pool=len(pool)))
+                                            context.general_share, context.seed, general_pool=len(pool),
+                                            decontamination=decontamination))

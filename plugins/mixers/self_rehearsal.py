@@ -20,7 +20,7 @@ from pydantic import Field
 from harness.api import (ComponentOptions, DataSource, Example, Message, MixContext, Mixer, MixResult, UsageError,
                          generate, load_prompt_set)
 
-from .common import blend, general_count, log, manifest, shortfall
+from .common import blend, decontaminate, general_count, log, manifest, shortfall
 from .generation import AnswerCache, prompt_key, prompt_messages, prompts_hash
 
 
@@ -43,6 +43,7 @@ class SelfRehearsalMixer(Mixer):
         if context.load_base_model is None:
             raise UsageError("the self_rehearsal mixer needs the base model, but this caller did not provide one")
         sources = general or [DataSource(name, load_prompt_set(name)) for name in self.options.prompt_sets]
+        domain, sources, decontamination = decontaminate(domain, sources, context)
         prompts, names, keys = [], [], []
         seen: set[str] = set()
         for source in sources:
@@ -114,7 +115,7 @@ class SelfRehearsalMixer(Mixer):
             self.name, len(domain.examples), counts, needed, context.general_share, context.seed,
             generated=len(fresh), from_cache=from_cache, unusable_answers=unusable,
             cache_file=str(cache.path), base_fingerprint=fingerprint, generation=settings,
-            prompt_sources=[s.name for s in sources], prompt_pool=len(prompts),
+            prompt_sources=[s.name for s in sources], prompt_pool=len(prompts), decontamination=decontamination,
         ))
 
 
