@@ -160,8 +160,9 @@ class InterpolatePolicy(Policy):
         if last.evaluation.passed:
             return NextRound(Action.STOP, f"round {last.plan.index} passed: worst forgetting "
                                           f"{last.evaluation.worst_forgetting():.2f}% < {context.threshold}%")
-        leaning = _leaning_fail(last.evaluation)
-        if last.plan.trained and context.scale_probe is not None and (last.evaluation.status != "undecided" or leaning):
+        # Undecided rounds too: nearer the base forgetting shrinks, so a decided pass may lie
+        # a little way back along the path, where retraining could not settle anything.
+        if last.plan.trained and context.scale_probe is not None:
             points = bisect_scale(context.scale_probe, steps=options.steps, min_scale=options.min_scale)
             chosen = choose_scale(points, options.choose)
             tried = ", ".join(f"s={p.scale:g} {p.evaluation.status or ('pass' if p.passed else 'fail')}"

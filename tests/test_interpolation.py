@@ -332,3 +332,29 @@ def test_bad_interpolate_settings_exit_2_naming_the_key(marker, policy, key):
     with pytest.raises(ConfigError) as error:
         load_config(config, harness)
     assert error.value.exit_code == 2 and key in str(error.value)
+
+
+def make_marker_harness():
+    return load_harness(extra_plugins=[MarkerPlugin()])
+
+
+def test_interpolate_is_a_strategy_in_compare_beside_no_mitigation(marker, tmp_path):
+    from harness.strategies.runner import load_compare, run_comparison
+    from harness_plugins.reports.strategies import render_markdown
+
+    run_config, harness = marker({"name": "schedule"})
+    compare = tmp_path / "compare.yml"
+    compare.write_text(yaml.safe_dump({"base": run_config.name, "strategies": {
+        "no_mitigation": {"mitigation": {"schedule": [0.0]}},
+        "interpolate": {"mitigation": {"schedule": [0.0], "policy": {"name": "interpolate", "steps": 4, "then": None}}},
+    }}))
+    summary = run_comparison(load_compare(compare, harness), tmp_path / "cmp", harness_factory=make_marker_harness,
+                             progress=False)
+    by_name = {s["name"]: s for s in summary["strategies"]}
+    assert MarkerTrainer.calls == 2  # one training per strategy; the search trains nothing
+    assert not by_name["no_mitigation"]["passed"] and by_name["no_mitigation"].get("scale") is None
+    interpolated = by_name["interpolate"]
+    assert interpolated["passed"] and 0 < interpolated["scale"] < 0.25
+    assert interpolated["cost"]["rounds"] == 1 and interpolated["cost"]["search_seconds"] > 0
+    assert summary["recommendation"]["strategy"] == "interpolate"
+    assert f"s={interpolated['scale']:g}" in render_markdown(summary)

@@ -50,6 +50,8 @@ def _training_cost(folder: RunFolder) -> dict[str, Any]:
         path = folder.round(index).training
         if path.is_file():
             record = read_json(path)
+            if record.get("interpolated"):  # an interpolation round trains nothing
+                continue
             tokens += int(record.get("tokens") or 0)
             seconds += float(record.get("seconds") or 0.0)
             steps += int(record.get("steps") or 0)
@@ -66,7 +68,10 @@ def _strategy(name: str, root: Path, overrides: dict[str, Any], trainer: str) ->
         entry.update(status="done", passed=verdict["passed"], verdict_status=verdict.get("status"),
                      chosen_round=chosen["round"],
                      general_share=chosen["general_share"], learning_rate=chosen["learning_rate"],
-                     seconds=verdict.get("seconds"), cost=_training_cost(folder),
+                     seconds=verdict.get("seconds"),
+                     cost={**_training_cost(folder),
+                           "search_seconds": (verdict.get("timings") or {}).get("interpolation search")},
+                     scale=chosen.get("scale"),
                      forgetting=chosen["forgetting"], gain=chosen["gain"])
     elif folder.error.is_file():
         error = read_json(folder.error)

@@ -70,8 +70,16 @@ def cost_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
                      "general_share": s.get("general_share"), "learning_rate": s.get("learning_rate"),
                      "rounds": cost.get("rounds"), "steps": cost.get("steps"), "tokens": cost.get("tokens"),
                      "train_seconds": cost.get("train_seconds"), "seconds": s.get("seconds"),
+                     "interpolation": _interpolation_text(s.get("scale"), cost.get("search_seconds")),
                      "error": s.get("error")})
     return rows
+
+
+def _interpolation_text(scale: float | None, seconds: float | None) -> str:
+    """What the interpolate policy did: the scale shipped and the search's cost ('' when it never searched)."""
+    if seconds is None:
+        return ""
+    return (f"s={scale:g}, " if scale is not None else "no scale passed, ") + f"{seconds:.0f} s"
 
 
 def _intro(summary: dict[str, Any]) -> str:
@@ -90,15 +98,16 @@ def render_markdown(summary: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += ["", f"**Recommendation:** {rec['strategy'] or 'none'}: {rec['reason']}.", "",
               "## Training cost", "",
-              "| strategy | trainer | general share | learning rate | rounds | steps | tokens | train time | total time |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| strategy | trainer | general share | learning rate | rounds | steps | tokens | train time "
+              "| interpolation | total time |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for c in cost_rows(summary):
         if c["status"] != "done":
-            lines.append(f"| {c['name']} | {c['trainer']} | {c['status']}: {c.get('error') or ''} | | | | | | |")
+            lines.append(f"| {c['name']} | {c['trainer']} | {c['status']}: {c.get('error') or ''} | | | | | | | |")
             continue
         lines.append(f"| {c['name']} | {c['trainer']} | {c['general_share']:.0%} | {c['learning_rate']:g} | "
                      f"{c['rounds']} | {c['steps']} | {c['tokens']:,} | {c['train_seconds']:.0f} s | "
-                     f"{c['seconds']:.0f} s |")
+                     f"{c['interpolation'] or '-'} | {c['seconds']:.0f} s |")
     lines += ["", f"Executor: {summary['executor']}; {summary['seconds']:.0f} s for this invocation."]
     return "\n".join(lines) + "\n"
 
