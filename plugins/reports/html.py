@@ -24,7 +24,7 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
     if benchmarks:
         charts["forgetting"] = svg.grouped_bars(
             benchmarks,
-            [(f"round {r['round']} ({r['general_share']:.0%})",
+            [(r["label"],
               [c["forgetting_pct"] for c in r["general"]],
               [tuple(v if v is not None else float("nan") for v in c["forgetting_ci_pct"]) for c in r["general"]])
              for r in rounds],
@@ -36,7 +36,7 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
         forgetting = [c["forgetting_pct"] for c in r["general"] if c["forgetting_pct"] is not None]
         gains = [c["change_pct"] for c in r["domain"] if c["change_pct"] is not None]
         if forgetting and gains:
-            points.append((f"round {r['round']} ({r['general_share']:.0%})", sum(forgetting) / len(forgetting),
+            points.append((r["label"], sum(forgetting) / len(forgetting),
                            sum(gains) / len(gains), r["passed"]))
     charts["tradeoff"] = svg.scatter(points, title="Domain gain vs average forgetting",
                                      x_label="average forgetting on general benchmarks, %",
@@ -45,6 +45,8 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
     for r in rounds:
         label = f"round {r['round']}"
         steps = [m for m in r["metrics"] if m.get("step") is not None]
+        if not steps:  # an interpolation round trains nothing
+            continue
         loss_series.append((f"{label} train (moving average)",
                             [(m["step"], m["loss"]) for m in steps if m.get("loss") is not None]))
         val = [(m["step"], m["val_loss"]) for m in steps if m.get("val_loss") is not None]

@@ -27,12 +27,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         + (f" General verdicts: {verdict['method']}." if verdict.get("method") else ""),
     ]
     for r in report["rounds"]:
-        what = (f"round {r['source_round']}'s weights at s={r['scale']:g} toward the base (no training)"
-                if r.get("scale") is not None else
-                f"general share {r['general_share']:.0%}, learning rate {r['learning_rate']:g}")
         lines += [
             "",
-            f"## Round {r['round']}: {what} - {r['status']}",
+            f"## Round {r['round']}: {r['what']} - {r['status']}",
             "",
             *markdown_table(r["domain"], r["general"], verdict["policy"]),
         ]

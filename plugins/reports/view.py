@@ -74,6 +74,12 @@ def breakdown_rows(saved: dict[str, Any], threshold: float) -> list[dict[str, An
     return rows
 
 
+def _what(summary: dict[str, Any]) -> str:
+    if summary.get("scale") is not None:
+        return f"round {summary['source_round']}'s weights at s={summary['scale']:g} toward the base (no training)"
+    return f"general share {summary['general_share']:.0%}, learning rate {summary['learning_rate']:g}"
+
+
 def build(results: dict[str, Any]) -> dict[str, Any]:
     """Everything the renderers show, in display order."""
     verdict = results["verdict"]
@@ -86,6 +92,10 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
         rounds.append({
             "round": index,
             "general_share": summary["general_share"],
+            # how the round is named in headings and chart legends
+            "what": _what(summary),
+            "label": (f"round {index} (s={summary['scale']:.2g})" if summary.get("scale") is not None
+                      else f"round {index} ({summary['general_share']:.0%})"),
             "learning_rate": summary["learning_rate"],
             "passed": summary["passed"],
             "status": summary.get("status") or ("pass" if summary["passed"] else "fail"),
