@@ -150,3 +150,19 @@ def test_cli_exit_code_2_names_strategy_and_key(tmp_path, tiny_model_dir):
     assert done.returncode == 2
     assert "strategies.lower_lr: lora_dropout" in done.stderr
     assert not (tmp_path / "cmp").exists()  # nothing was started
+
+
+def test_a_strategy_that_passes_without_a_significant_domain_gain_is_not_recommended():
+    from harness.strategies.summary import recommend
+
+    def strategy(name, passed, domain_status, gain):
+        return {"name": name, "status": "done", "passed": passed, "domain_names": ["domain"],
+                "cells": {"domain": {"status": domain_status}}, "domain_gain_pct": gain,
+                "average_forgetting_pct": 1.0, "worst_forgetting_pct": 1.0 if passed else 9.0}
+
+    rec = recommend([strategy("ewc", True, "no significant change", 0.0),
+                     strategy("no_mitigation", False, "gain", 36.0)], 5.0)
+    assert rec["strategy"] is None and not rec["passed"]
+    assert "ewc passes" in rec["reason"] and "no_mitigation gains but does not pass" in rec["reason"]
+    rec = recommend([strategy("ewc", True, "no significant change", 0.0), strategy("mix", True, "gain", 20.0)], 5.0)
+    assert rec["strategy"] == "mix"

@@ -230,3 +230,13 @@ def test_an_undecided_round_leaning_pass_stops_instead_of_retraining(tmp_path):
     stop = decide(("undecided", 3.2), ("pass", -6.0))
     assert stop.action is Action.STOP and "leaning pass" in stop.reason and "max_items" in stop.reason
     assert decide(("undecided", 5.7), ("pass", -6.0)).action is Action.RETRAIN
+
+
+def test_a_run_served_from_the_cache_still_saves_the_base_results_it_used(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    loop.run(config, harness, tmp_path / "first", progress=False)
+    evaluations = DamageBenchmark.evaluations
+    loop.run(config, harness, tmp_path / "second", progress=False)  # same HARNESS_CACHE: every item cached
+    saved = json.loads((tmp_path / "second" / "base" / "eval.json").read_text())
+    assert DamageBenchmark.evaluations == evaluations  # nothing scored again ...
+    assert len(saved["test_general"]["items"]) == N_ITEMS  # ... and still on disk in the second run folder

@@ -153,7 +153,7 @@ class Scorer:
     ``model`` may be a callable that loads it, so a scorer whose items are all
     known (from ``known`` or the cache) never loads a model at all. ``known``
     seeds the memory with results read from a run folder; ``on_scored`` is told
-    of every result that scored new items (the loop saves them at once);
+    of every result that gained items, scored or read from the cache (the loop saves them at once);
     ``progress``, when set, is called with the number of items each evaluation scored.
     """
 
@@ -204,6 +204,7 @@ class Scorer:
         """``benchmark``'s outcomes on ``ids``, in that order; only unknown items are scored."""
         memory = self._memory.setdefault(benchmark.name, {})
         missing = [i for i in ids if i not in memory]
+        learned = bool(missing)  # new to this scorer, whether from the cache or scored now
         cached = False
         extra: dict = {}
         if missing and self.cache is not None:
@@ -250,7 +251,9 @@ class Scorer:
             out.extra["available"] = len(next(iter(orders.values())))
         if self._weights is not None:
             out.extra["weights"] = self._weights
-        if missing and self.on_scored is not None:
+        if learned and self.on_scored is not None:
+            # Cache hits too: a run folder must hold every result its verdict used, even when
+            # another run scored them first.
             self.on_scored(benchmark.name, self.result_so_far(benchmark.name))
         return out
 

@@ -107,6 +107,7 @@ def summarise(spec: Any, compare_dir: Path, *, executor: str, seconds: float) ->
             general = [cells[n]["forgetting_pct"] for n in general_names if n in cells]
             out.update(
                 cells=cells,
+                domain_names=[n for n in domain_names if n in cells],
                 domain_score=_mean([cells[n]["score"] for n in domain_names if n in cells]),
                 domain_gain_pct=_mean([cells[n]["change_pct"] for n in domain_names if n in cells]),
                 average_forgetting_pct=_mean(general),
@@ -135,11 +136,27 @@ def _base_score(saved: dict[str, Any] | None) -> dict[str, Any]:
     return {"n": len(items), "base": _num(score), "metric": saved.get("metric")}
 
 
+def _gained(strategy: dict[str, Any]) -> bool:
+    """The strategy gained significantly on some domain benchmark (its domain cells say so)."""
+    return any(c.get("status") == "gain" for n, c in strategy.get("cells", {}).items()
+               if n in strategy.get("domain_names", ()))
+
+
 def recommend(strategies: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
-    """The passing strategy with the best domain gain; when none passes, say so plainly."""
+    """The passing strategy with the best domain gain; when none passes, or none that passes
+    gained anything the data can support, say so plainly."""
     done = [s for s in strategies if s["status"] == "done"]
     passing = [s for s in done if s["passed"]]
+    if passing and not any(_gained(s) for s in passing) and any("domain_names" in s for s in passing):
+        names = ", ".join(s["name"] for s in passing)
+        gaining = [s["name"] for s in done if _gained(s)]
+        return {"strategy": None, "passed": False,
+                "reason": f"no strategy both passes and gains: {names} pass{'es' if len(passing) == 1 else ''} "
+                          f"the {threshold:g}% threshold but gain nothing significant on the domain benchmarks"
+                          + (f"; {', '.join(gaining)} gain{'s' if len(gaining) == 1 else ''} but "
+                             f"{'does' if len(gaining) == 1 else 'do'} not pass" if gaining else "")}
     if passing:
+        passing = [s for s in passing if _gained(s)] or passing  # a gain the data supports comes first
         # The relative gain, not the raw score: for a loss, lower is the better score.
         best = max(passing, key=lambda s: (s["domain_gain_pct"] if s["domain_gain_pct"] is not None else -math.inf,
                                            -(s["average_forgetting_pct"] or 0.0)))
