@@ -183,6 +183,7 @@ class HarnessTrainer(transformers.Trainer):
                 output_dir=str(root), save_total_limit=self.args.save_total_limit,
                 best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True,
             )
+        distributed.barrier()  # no rank reads a checkpoint (the best one, at the end) before it is in place
 
 
 def _save_final(trainer: HarnessTrainer, tokenizer: Any, target: Path) -> Path:
