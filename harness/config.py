@@ -200,8 +200,8 @@ class RunConfig(Strict):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
     batch_size: int | None = Field(None, ge=1)  # the seed writes it beside micro_batch_size
-    micro_batch_size: int = Field(2, ge=1)
-    gradient_accumulation_steps: int = Field(8, ge=1)
+    micro_batch_size: int = Field(2, ge=1)  # per rank: a step trains micro × accumulation × ranks
+    gradient_accumulation_steps: int = Field(8, ge=1)  # per rank, too
     num_epochs: float = Field(3, gt=0)
     max_steps: int | None = Field(None, ge=1)
     learning_rate: float = Field(2e-4, gt=0)

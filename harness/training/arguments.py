@@ -37,7 +37,13 @@ def micro_batch_size(settings: Any) -> int:
 
 
 def plan_steps(settings: Any, n_examples: int, world_size: int = 1) -> StepPlan:
-    """Optimizer steps per epoch and in total, warmup (5% default), eval and save intervals."""
+    """Optimizer steps per epoch and in total, warmup (5% default), eval and save intervals.
+
+    ``micro_batch_size`` and ``gradient_accumulation_steps`` are per rank (as in
+    Axolotl and transformers), so a step trains ``micro_batch_size ×
+    gradient_accumulation_steps × world_size`` examples; with ``max_steps`` unset,
+    more ranks mean fewer steps per epoch.
+    """
     batches = math.ceil(n_examples / (micro_batch_size(settings) * world_size))
     per_epoch = max(1, math.ceil(batches / settings.gradient_accumulation_steps))
     total = settings.max_steps or max(1, math.ceil(settings.num_epochs * per_epoch))
@@ -109,6 +115,9 @@ def training_arguments(
         seed=settings.seed,
         data_seed=settings.seed,
         remove_unused_columns=False,
+        # Under a launcher: every trainable weight (adapter or model) takes part in each
+        # forward pass, so DDP can skip its search for unused ones each step.
+        ddp_find_unused_parameters=False,
         dataloader_num_workers=0,
         disable_tqdm=True,
         logging_nan_inf_filter=False,

@@ -1,7 +1,9 @@
 """Trainer callbacks: the non-finite guard, per-step metrics, the evaluation hook, progress.
 
 They share one :class:`StepStats` with the trainer, which counts tokens and
-notes non-finite losses as micro-batches run.
+notes non-finite losses as micro-batches run. Under a launcher every rank runs
+them: the ranks agree on skipping a step and add up their tokens, and rank 0
+alone writes the metrics file and runs the evaluation hook.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
+from harness import distributed
 from harness.progress import say, stage_bar
 
 EvaluationCallback = Callable[[Any, int], dict[str, float]]
@@ -58,6 +61,8 @@ class NonFiniteGuard(TrainerCallback):
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
         params = [p for p in model.parameters() if p.grad is not None]
         finite = not self.stats.bad and all(bool(torch.isfinite(p.grad).all()) for p in params)
+        # One rank skipping a step the others take would leave its replica behind for good.
+        finite = not distributed.any_rank(not finite)
         if finite:
             self.stats.consecutive_bad = 0
             return
@@ -89,6 +94,8 @@ class MetricsWriter(TrainerCallback):
         self._clock = time.perf_counter()
 
     def _write(self, record: dict[str, Any]) -> None:
+        if not distributed.is_main():
+            return
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(clean) + "\n")
@@ -103,6 +110,8 @@ class MetricsWriter(TrainerCallback):
         seconds = max(now - self._clock, 1e-9)
         self._clock = now
         stats = self.stats
+        # Every rank logs each step, so every rank joins this sum: the step's tokens on all ranks.
+        stats.real_tokens, stats.padded_tokens = distributed.sum_over_ranks([stats.real_tokens, stats.padded_tokens])
         self.stats.run_tokens += stats.real_tokens
         if not stats.skipped:
             task_loss = float(logs["loss"]) - (stats.penalty or 0.0)
@@ -129,7 +138,7 @@ class MetricsWriter(TrainerCallback):
         if metrics and "eval_loss" in metrics:
             record["val_loss"] = float(metrics["eval_loss"])
             self.stats.last_val_loss = record["val_loss"]
-        if self.evaluation_callback is not None and model is not None:
+        if self.evaluation_callback is not None and model is not None and distributed.is_main():
             was_training = model.training
             model.eval()
             with torch.no_grad():

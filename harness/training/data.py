@@ -5,6 +5,15 @@ padded only to their own longest row, and the sampler groups rows of similar
 length into the same micro-batch, so little compute is spent on padding. The
 order is a pure function of (seed, epoch): a resumed run sees the same batches
 as an uninterrupted one.
+
+Under a launcher every rank draws this same order, and the trainer's dataloader
+(accelerate's ``BatchSamplerShard``) deals its micro-batches round-robin: rank r
+trains micro-batches r, r + W, r + 2W, ... of W ranks. So an optimizer step
+covers the same examples as W x gradient_accumulation_steps micro-batches in one
+process, the ranks' shares are disjoint, and when the micro-batches do not divide
+evenly the last ranks' final micro-batch is topped up from the start of the
+epoch (as torch's ``DistributedSampler`` pads), so every rank takes the same
+number of steps. :func:`rank_batches` shows a rank its share.
 """
 
 from __future__ import annotations
@@ -75,7 +84,9 @@ class LengthGroupedSampler(torch.utils.data.Sampler[int]):
 
     Windows of ``window_batches`` micro-batches keep the order random at a coarse
     scale; the micro-batches are shuffled again so long ones do not always come
-    first. Everything is drawn from ``seed + epoch``.
+    first. Everything is drawn from ``seed + epoch``. The one short micro-batch
+    (the tail of the last window) goes last, so the dataloader's cut into
+    micro-batches falls on the groups' edges.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, window_batches: int = 16) -> None:
@@ -99,8 +110,9 @@ class LengthGroupedSampler(torch.utils.data.Sampler[int]):
         for start in range(0, len(order), self.window):
             window = sorted(order[start:start + self.window], key=lambda i: -self.lengths[i])
             batches += [window[i:i + self.batch_size] for i in range(0, len(window), self.batch_size)]
-        rng.shuffle(batches)
-        return iter([i for batch in batches for i in batch])
+        full = [batch for batch in batches if len(batch) == self.batch_size]
+        rng.shuffle(full)
+        return iter([i for batch in full + batches[len(full):] for i in batch])
 
 
 class SeededRandomSampler(LengthGroupedSampler):
@@ -111,6 +123,17 @@ class SeededRandomSampler(LengthGroupedSampler):
         order = list(range(len(self.lengths)))
         rng.shuffle(order)
         return iter(order)
+
+
+def rank_batches(sampler: torch.utils.data.Sampler[int], batch_size: int, rank: int, world_size: int) -> list[list[int]]:
+    """The micro-batches rank ``rank`` of ``world_size`` trains in one epoch, as the trainer's dataloader deals them."""
+    from accelerate.data_loader import prepare_data_loader
+
+    loader = torch.utils.data.DataLoader(range(len(sampler)), batch_size=batch_size, sampler=sampler,
+                                         collate_fn=list)
+    shard = prepare_data_loader(loader, num_processes=world_size, process_index=rank, put_on_device=False)
+    shard.set_epoch(getattr(sampler, "epoch", 0))  # as the trainer does each epoch (a fresh loader says 0)
+    return list(shard)
 
 
 def batch_token_counts(batch: dict[str, torch.Tensor]) -> tuple[int, int]:

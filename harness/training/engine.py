@@ -22,6 +22,7 @@ import torch
 import transformers
 from transformers import TrainerCallback
 
+from harness import distributed
 from harness.api import TrainingRecord, TrainRequest, UsageError
 from harness.training import checkpoints
 from harness.training.arguments import plan_steps, training_arguments
@@ -114,7 +115,14 @@ class HarnessTrainer(transformers.Trainer):
         selected = targets[keep[:, :-1]]
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(), selected, reduction="sum")
-        return loss / (num_items_in_batch if num_items_in_batch is not None else max(selected.numel(), 1))
+        if num_items_in_batch is None:
+            return loss / max(selected.numel(), 1)
+        loss = loss / num_items_in_batch
+        if self.args.average_tokens_across_devices:
+            # num_items_in_batch counts every rank's tokens and DDP averages the gradients
+            # over ranks: scale back up, exactly as Trainer.compute_loss does.
+            loss = loss * self.accelerator.num_processes
+        return loss
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if (model.training and not return_outputs and "labels" in inputs and self.label_smoother is None
@@ -152,18 +160,22 @@ class HarnessTrainer(transformers.Trainer):
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         root = Path(super()._get_output_dir(trial))
         staging_root = root / checkpoints.STAGING
-        shutil.rmtree(staging_root, ignore_errors=True)
+        if self.args.should_save:
+            shutil.rmtree(staging_root, ignore_errors=True)
+        distributed.barrier()  # every rank writes its RNG state into the fresh staging folder
         self._staging = True
         try:
             super()._save_checkpoint(model, trial)
         finally:
             self._staging = False
+        distributed.barrier()  # ... and has written it before rank 0 renames the folder
         name = f"checkpoint-{self.state.global_step}"
         best = self.state.best_model_checkpoint
         if best and Path(best).parent == staging_root:
             # The trainer saw the best checkpoint in the staging folder; record where it will live.
             self.state.best_model_checkpoint = str(root / Path(best).name)
-            self.state.save_to_json(str(staging_root / name / "trainer_state.json"))
+            if self.args.should_save:
+                self.state.save_to_json(str(staging_root / name / "trainer_state.json"))
         if self.args.should_save:
             checkpoints.publish(staging_root / name, root / name)
             shutil.rmtree(staging_root, ignore_errors=True)
@@ -171,15 +183,21 @@ class HarnessTrainer(transformers.Trainer):
                 output_dir=str(root), save_total_limit=self.args.save_total_limit,
                 best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True,
             )
+        distributed.barrier()  # no rank reads a checkpoint (the best one, at the end) before it is in place
 
 
 def _save_final(trainer: HarnessTrainer, tokenizer: Any, target: Path) -> Path:
-    """Write the final weights (adapter or full model) next to the checkpoints, atomically."""
+    """Write the final weights (adapter or full model) next to the checkpoints, atomically (rank 0)."""
     staged = target.parent / f".{target.name}.staging"
-    shutil.rmtree(staged, ignore_errors=True)
-    trainer.save_model(str(staged))
-    tokenizer.save_pretrained(str(staged))
-    return checkpoints.publish(staged, target)
+    main = trainer.args.should_save
+    if main:
+        shutil.rmtree(staged, ignore_errors=True)
+    trainer.save_model(str(staged))  # on every rank: a sharded model gathers its weights here
+    if main:
+        tokenizer.save_pretrained(str(staged))
+        checkpoints.publish(staged, target)
+    distributed.barrier()
+    return target
 
 
 def _truncate_metrics(path: Path, after_step: int) -> None:
@@ -198,30 +216,37 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
     output_dir = Path(request.output_dir)
     ckpt_root = output_dir / "checkpoints"
     metrics_file = output_dir / "metrics.jsonl"
-    output_dir.mkdir(parents=True, exist_ok=True)
     if not request.train:
         raise UsageError("no training examples: the training set is empty")
+    # Under a launcher every rank runs this; only rank 0 touches the folder, and the
+    # others look at it once rank 0 has cleared what a crash left half-written.
+    distributed.join()
+    main = distributed.is_main()
+    if main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        checkpoints.clear_incomplete(ckpt_root)
+    distributed.barrier()
 
     resume_from = None
-    checkpoints.clear_incomplete(ckpt_root)
     if request.resume:
         resume_from = checkpoints.last_complete_checkpoint(ckpt_root)
         if resume_from is None:
-            log.warning("--resume: no complete checkpoint in %s; starting from the beginning", ckpt_root)
-            metrics_file.unlink(missing_ok=True)
-        else:
+            if main:
+                log.warning("--resume: no complete checkpoint in %s; starting from the beginning", ckpt_root)
+                metrics_file.unlink(missing_ok=True)
+        elif main:
             print(f"resuming from {resume_from}")
             _truncate_metrics(metrics_file, checkpoints.checkpoint_step(resume_from))
     elif checkpoints.complete_checkpoints(ckpt_root):
         raise UsageError(f"{output_dir} already holds checkpoints of an earlier run; "
                          "resume it with --resume, or choose another output_dir")
-    else:
+    elif main:
         metrics_file.unlink(missing_ok=True)
 
     train_set = tokenize_examples(request.train, tokenizer, max_length=settings.sequence_len, train_on=settings.train_on)
     val_set = (tokenize_examples(request.validation, tokenizer, max_length=settings.sequence_len,
                                  train_on=settings.train_on) if request.validation else None)
-    plan = plan_steps(settings, len(train_set))
+    plan = plan_steps(settings, len(train_set), distributed.world_size())
     args = training_arguments(settings, plan, ckpt_root, has_validation=val_set is not None,
                               learning_rate=request.learning_rate, device=str(next(model.parameters()).device))
     if settings.tf32 and torch.cuda.is_available():
@@ -290,9 +315,12 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
 
 def describe_plan(settings: Any, n_examples: int) -> str:
     """One line on how many steps a run of ``n_examples`` takes (for commands)."""
-    plan = plan_steps(settings, n_examples)
-    return (f"{n_examples} examples, {plan.steps_per_epoch} steps/epoch, {plan.total_steps} steps, "
-            f"warmup {plan.warmup_steps}")
+    ranks = distributed.world_size()
+    plan = plan_steps(settings, n_examples, ranks)
+    per_step = settings.micro_batch_size * settings.gradient_accumulation_steps * ranks
+    spread = f" over {ranks} ranks" if ranks > 1 else ""
+    return (f"{n_examples} examples, {per_step} per step{spread}, {plan.steps_per_epoch} steps/epoch, "
+            f"{plan.total_steps} steps, warmup {plan.warmup_steps}")
 
 
 __all__ = ["EngineOptions", "HarnessTrainer", "TrainingStopped", "run_training", "describe_plan"]
