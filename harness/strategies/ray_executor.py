@@ -187,7 +187,8 @@ def run_ray(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, *, sett
         base_eval_path = RunFolder(compare_dir).base_eval
         if base_job is not None:
             job = {k: v for k, v in base_job.items() if k != "compare_dir"}
-            payload = ray.get(ray.remote(base_task).options(**settings.ray_options(gpus)).remote(job, settings.scratch))
+            task = ray.remote(base_task).options(**settings.ray_options(gpus))
+            payload = ray.get(task.remote(job, settings.scratch))
             unpack(payload, base_eval_path.parent, old_root=payload["work"], new_root=str(compare_dir))
         base_eval = base_eval_path.read_bytes() if base_eval_path.is_file() else None
         base_ref = ray.put(base_eval)  # one copy in the object store, however many strategies
@@ -212,9 +213,15 @@ def _collect(ray: Any, refs: dict[Any, str], settings: RaySettings, gpus: float,
             name = refs.pop(ref)
             task = settings.task(name)
             try:
-                results[name] = _gathered(ray.get(ref), name, compare_dir)
+                payload = ray.get(ref)
             except Exception as error:  # noqa: BLE001 - a lost task is one failed strategy
                 results[name] = _record_failure(compare_dir, name, _lost_message(name, error, task), str(error))
+                continue
+            try:
+                results[name] = _gathered(payload, name, compare_dir)
+            except Exception as error:  # noqa: BLE001 - e.g. the driver's disk is full; the others go on
+                results[name] = _record_failure(compare_dir, name, f"writing its run folder on the driver "
+                                                f"failed: {type(error).__name__}: {error}", repr(error))
         if ready or settings.unschedulable_timeout_s is None:
             continue
         nodes, now = ray.nodes(), time.monotonic()
