@@ -263,6 +263,8 @@ def test_a_lost_node_retries_its_strategy_elsewhere_or_fails_it_clearly(cluster,
     assert _node_record(compare_dir, moved)["node_id"] == head_id  # retried on the node that is left
     assert [_strategy_of(m) for m in _started(gate)].count(moved) == 2  # two attempts
     assert round(by_name["right"]["worst_forgetting_pct"], 6) == 2.0
+    # Everything came back from the head (100 MB cap), so nothing of this comparison is left there.
+    assert not (tmp_path / "scratch" / head_id[:16]).exists()
 
     no_retry = json.loads(RunFolder(compare_dir / "strategies" / "no_retry").error.read_text())
     assert by_name["no_retry"]["status"] == "failed"

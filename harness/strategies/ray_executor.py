@@ -52,8 +52,23 @@ def _workspace(scratch: str | None, label: str) -> Path:
 
     root = Path(scratch).expanduser() if scratch else Path(tempfile.gettempdir()) / "harness-compare"
     path = root / ray.get_runtime_context().get_node_id()[:16] / f"{label}-{uuid.uuid4().hex[:8]}"
+    for _ in range(3):  # a finishing task on this node may remove the empty node folder meanwhile
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileNotFoundError:
+            continue
     path.mkdir(parents=True)
     return path
+
+
+def _remove(work: Path) -> None:
+    """A task's scratch folder, and its node's folder when that is left empty."""
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        work.parent.rmdir()
+    except OSError:  # another task of this node still works there
+        pass
 
 
 def base_task(job: dict[str, Any], scratch: str | None) -> dict[str, Any]:
@@ -66,7 +81,7 @@ def base_task(job: dict[str, Any], scratch: str | None) -> dict[str, Any]:
         return {"work": str(work), "node": node_identity(),
                 **pack(RunFolder(work).base_eval.parent, max_bytes=0)}  # base/ holds records only
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
 
 
 def strategy_task(job: dict[str, Any], base_eval: bytes | None, scratch: str | None,
@@ -87,7 +102,7 @@ def strategy_task(job: dict[str, Any], base_eval: bytes | None, scratch: str | N
     if payload["left_on_node"]:
         shutil.rmtree(RunFolder(work).base_eval.parent, ignore_errors=True)
     else:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
     return {"result": result, "work": str(work), "node": {**node_identity(), "scratch": str(folder)}, **payload}
 
 
