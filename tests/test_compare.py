@@ -11,30 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compare_scenario import make_harness
+from compare_scenario import STRATEGIES, compare_config, make_harness  # noqa: F401  (fixture)
 from harness.strategies.runner import load_compare, run_comparison
 from harness_plugins.reports.strategies import render_markdown, table, write_reports
 from scenario import DamageTrainer, scenario  # noqa: F401  (fixture)
 
 TESTS = Path(__file__).resolve().parent
-STRATEGIES = {
-    "no_mitigation": {"mitigation": {"schedule": [0.0]}},
-    "mix_20": {"mitigation": {"schedule": [0.2]}},
-    "mix_40": {"mitigation": {"schedule": [0.4]}},
-}
-
-
-@pytest.fixture
-def compare_config(scenario, tmp_path):
-    """A compare config whose base is the scenario's run config (``base:`` form)."""
-
-    def make(strategies: dict, **extra) -> Path:
-        run_config, _ = scenario("schedule")
-        path = tmp_path / "compare.yml"
-        path.write_text(yaml.safe_dump({"base": run_config.name, "strategies": strategies, **extra}, sort_keys=False))
-        return path
-
-    return make
 
 
 def _table_text(summary: dict) -> list[list[str]]:

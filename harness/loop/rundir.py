@@ -29,6 +29,8 @@ Layout::
       verdict.json             the run's outcome (the release gate reads this)
       logs/libraries.log       the libraries' own warnings and progress output
       error.json, traceback.txt  a strategy of a comparison that failed
+      node.json                which Ray node ran a strategy of a comparison, and the
+                               files it left there (--executor ray)
 
 Every file name lives here: the loop, resume, reports, the gate and comparisons
 reach files through :class:`RunFolder` and :class:`RoundFolder`, never by literal.
@@ -162,6 +164,10 @@ class RunFolder:
     @property
     def traceback(self) -> Path:
         return self.root / "traceback.txt"
+
+    @property
+    def node(self) -> Path:
+        return self.root / "node.json"
 
     def round_dir(self, index: int) -> Path:
         return self.root / "rounds" / f"round-{index}"

@@ -13,8 +13,10 @@ Each strategy trains once (``mitigation.max_rounds: 1`` unless it asks for the
 loop) in its own run folder, ``COMPARE_DIR/strategies/<name>/``, and every one is
 judged against one evaluation of the base model on the same items. Strategies
 are independent, so an executor runs them one after another (``local``) or as
-Ray tasks (``ray``); the work itself is :func:`run_strategy` either way, so both
-give the same numbers. A failing strategy is recorded, never fatal to the others.
+Ray tasks (``ray``, :mod:`harness.strategies.ray_executor`: anywhere on a cluster,
+each run folder gathered back to the driver); the work itself is
+:func:`run_strategy` either way, so both give the same numbers. A failing
+strategy is recorded, never fatal to the others.
 
 Layout::
 
@@ -23,6 +25,7 @@ Layout::
       base/eval.json               the base model's per-item results, shared by all
       strategies/<name>/           an ordinary run folder (see harness.loop.rundir)
       strategies/<name>/error.json, traceback.txt   when that strategy failed
+      strategies/<name>/node.json  which Ray node ran it, and what it left there (--executor ray)
       compare.json, compare.md, compare.html        the comparison report
 """
 
@@ -43,6 +46,8 @@ from harness.api import UsageError
 from harness.config import ConfigError, ConfigIssue, RunConfig, deep_merge, parse_config
 from harness.plugins import Harness, load_harness
 from harness.loop.rundir import RunFolder, read_json, write_atomic, write_json
+from harness.strategies.ray_executor import run_ray
+from harness.strategies.ray_settings import RaySettings, parse_ray_settings
 
 # Keys of a compare config that are not run-config keys.
 COMPARE_KEYS = ("base", "strategies", "ray")
@@ -51,15 +56,6 @@ SHARED_KEYS = ("base_model", "benchmarks", "forgetting")
 
 HarnessFactory = Callable[[], Harness]
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RaySettings:
-    """Resources per strategy task and where the cluster is (``None``: start or join a local one)."""
-
-    address: str | None = None
-    num_gpus: float | None = None  # None: 1 if this machine has CUDA, else 0
-    num_cpus: float = 1
 
 
 @dataclass
@@ -130,7 +126,9 @@ def load_compare(path: str | Path, harness: Harness) -> CompareSpec:
         base = _anchor_paths(base_data, base_path.parent)
     inline = {k: v for k, v in raw.items() if k not in COMPARE_KEYS}
     base = deep_merge(base, inline)
-    ray = _ray_settings(raw.get("ray"), path)
+    # A strategy's own ray: key is what its Ray task asks for, not a run-config override.
+    own_ray = {str(n): o.pop("ray") for n, o in strategies.items() if isinstance(o, dict) and "ray" in o}
+    ray = parse_ray_settings(raw.get("ray"), own_ray, path)
 
     issues: list[str] = []
     configs: dict[str, RunConfig] = {}
@@ -158,16 +156,6 @@ def load_compare(path: str | Path, harness: Harness) -> CompareSpec:
         raise UsageError(f"{path}: invalid compare config ({len(issues)} problem{'s' * (len(issues) != 1)}):\n"
                          + "\n".join(issues))
     return CompareSpec(path, path.resolve().parent, configs, data, overrides, ray)
-
-
-def _ray_settings(value: Any, path: Path) -> RaySettings:
-    if value is None:
-        return RaySettings()
-    allowed = set(RaySettings.__dataclass_fields__)
-    if not isinstance(value, dict) or set(value) - allowed:
-        unknown = sorted(set(value) - allowed) if isinstance(value, dict) else value
-        raise UsageError(f"{path}: ray: unknown settings {unknown!r}; allowed: {', '.join(sorted(allowed))}")
-    return RaySettings(**value)
 
 
 def _shared_issues(configs: dict[str, RunConfig]) -> list[str]:
@@ -277,54 +265,6 @@ def run_local(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, **_: 
         print(f"\n=== strategy {job['name']} ===", flush=True)
         results.append(run_strategy(**job))
     return results
-
-
-def default_num_gpus() -> float:
-    try:
-        import torch
-
-        return 1.0 if torch.cuda.is_available() else 0.0
-    except ImportError:
-        return 0.0
-
-
-def run_ray(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, *, settings: RaySettings,
-            **_: Any) -> list[dict[str, Any]]:
-    """One Ray task per strategy, each with its GPU request; the base evaluation first, as a task too.
-
-    Workers write to ``COMPARE_DIR`` directly, so on a multi-node cluster it must
-    be on storage every node sees (NFS, a mounted bucket).
-    """
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--executor ray needs Ray: pip install 'harness[ray]' (or 'ray>=2.9')") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=settings.address, ignore_reinit_error=True, log_to_driver=True)
-    num_gpus = settings.num_gpus if settings.num_gpus is not None else default_num_gpus()
-    options = {"num_gpus": num_gpus, "num_cpus": settings.num_cpus, "max_retries": 0}
-    try:
-        if base_job is not None:
-            ray.get(ray.remote(evaluate_base).options(**options).remote(**base_job))
-        remote = ray.remote(run_strategy).options(**options)
-        refs = {job["name"]: remote.remote(**job) for job in jobs}
-        results = []
-        for name, ref in refs.items():
-            try:
-                results.append(ray.get(ref))
-            except Exception as error:  # noqa: BLE001 - a dead worker is one failed strategy
-                record = {"name": name, "status": "failed", "error": f"ray task failed: {error}"}
-                root = strategy_dir(Path(jobs[0]["compare_dir"]), name)
-                root.mkdir(parents=True, exist_ok=True)
-                failed = RunFolder(root)
-                write_atomic(failed.traceback, str(error))
-                write_json(failed.error, record)
-                results.append(record)
-        return results
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 EXECUTORS: dict[str, Callable[..., list[dict[str, Any]]]] = {"local": run_local, "ray": run_ray}

@@ -79,6 +79,9 @@ def _strategy(name: str, root: Path, overrides: dict[str, Any], trainer: str) ->
                      traceback=str(folder.traceback))
     else:
         entry.update(status="not run", passed=False)
+    if folder.node.is_file():  # --executor ray: where it ran
+        node = read_json(folder.node)
+        entry["node"] = {k: node.get(k) for k in ("node_id", "hostname", "ip")}
     return entry
 
 
