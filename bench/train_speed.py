@@ -6,7 +6,8 @@ Both train the same model on the same examples with the same hyper-parameters
 (a) the recipe a user writes from transformers' and PEFT's docs: fp32 weights,
     random order, each batch padded to its longest row;
 (s) the same recipe as a savvy user writes it, following the seed (``bf16: true``)
-    and transformers' docs: ``bf16=True`` (autocast) and ``group_by_length=True``;
+    and transformers' docs: ``bf16=True`` (autocast) and length-grouped batches
+    (``group_by_length``; ``train_sampling_strategy`` in transformers 5);
 (b) the harness engine (the ``lora`` trainer): bf16 autocast where the CPU has
     native bf16, frozen base stored in bf16, length-grouped batches.
 
@@ -101,7 +102,9 @@ def plain_recipe(settings: RunConfig, examples: list[Example], folder: str, out:
         gradient_accumulation_steps=settings.gradient_accumulation_steps, max_steps=settings.max_steps,
         learning_rate=settings.learning_rate, lr_scheduler_type="cosine", warmup_steps=settings.warmup_steps or 0,
         logging_steps=1, save_strategy="no", report_to="none", use_cpu=True, seed=settings.seed,
-        disable_tqdm=True, remove_unused_columns=False, bf16=savvy, group_by_length=savvy,
+        disable_tqdm=True, remove_unused_columns=False, bf16=savvy,
+        # transformers 5 spells group_by_length=True as a sampling strategy
+        train_sampling_strategy="group_by_length" if savvy else "random",
     )
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collate,
                       callbacks=[timer, *([StepProfiler("(s) savvy recipe")] if profile else [])])
