@@ -368,6 +368,16 @@ class EvaluationRecord:
         """The general benchmarks the verdict rests on (not at chance for this model)."""
         return [b for b, c in self.forgetting.items() if getattr(c, "status", "") != "uninformative"]
 
+    def domain_gain(self) -> float:
+        """Mean relative domain gain in percent, direction-aware (a loss that fell is a gain); NaN without domain benchmarks."""
+        gains = [-c.relative for c in self.gain.values()]
+        return sum(gains) / len(gains) if gains else float("nan")
+
+    def domain_score(self) -> float:
+        """Mean fine-tuned score over the domain benchmarks; NaN without any."""
+        scores = [c.candidate for c in self.gain.values()]
+        return sum(scores) / len(scores) if scores else float("nan")
+
     def worst_forgetting(self) -> float:
         """The largest decisive forgetting across informative general benchmarks."""
         return max((self.decisive_forgetting(b) for b in self.informative()), default=0.0)

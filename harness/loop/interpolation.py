@@ -39,8 +39,7 @@ class ScalePoint:
 
     @property
     def domain_gain(self) -> float:
-        gains = [-c.relative for c in self.evaluation.gain.values()]
-        return sum(gains) / len(gains) if gains else float("nan")
+        return self.evaluation.domain_gain()
 
 
 def bisect_scale(probe: Callable[[float], EvaluationRecord], *, steps: int, min_scale: float = 0.0) -> list[ScalePoint]:

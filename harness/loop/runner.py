@@ -644,10 +644,8 @@ class Loop:
         rounds = []
         for outcome in history:
             evaluation = outcome.evaluation
-            domain_score = _mean([c.candidate for c in evaluation.gain.values()])
-            # Relative gain in percent, direction-aware (a loss that fell is a gain), so rounds
-            # compare the same way whatever the domain benchmarks measure.
-            domain_gain = _mean([-c.relative for c in evaluation.gain.values()])
+            domain_score = evaluation.domain_score()
+            domain_gain = evaluation.domain_gain()  # direction-aware: rounds compare alike whatever is measured
             rounds.append({
                 "round": outcome.plan.index,
                 "general_share": outcome.plan.general_share,
@@ -691,10 +689,6 @@ class Loop:
         }
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
-
-
 def _nan_low(value: float) -> float:
     return value if value == value else float("-inf")
 
@@ -707,11 +701,9 @@ def _describe_plan(plan: RoundPlan) -> str:
 
 def _point_json(evaluation: EvaluationRecord) -> dict[str, Any]:
     """One probed scale, as interpolation.json keeps it."""
-    gains = [-c.relative for c in evaluation.gain.values()]
-    scores = [c.candidate for c in evaluation.gain.values()]
     return {"status": evaluation.status or ("pass" if evaluation.passed else "fail"), "passed": evaluation.passed,
-            "worst_forgetting": evaluation.worst_forgetting(), "domain_gain": _mean(gains),
-            "domain_score": _mean(scores),
+            "worst_forgetting": evaluation.worst_forgetting(), "domain_gain": evaluation.domain_gain(),
+            "domain_score": evaluation.domain_score(),
             "forgetting": {k: c.as_dict() for k, c in evaluation.forgetting.items()},
             "gain": {k: c.as_dict() for k, c in evaluation.gain.items()}}
 
