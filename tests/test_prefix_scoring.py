@@ -93,7 +93,8 @@ def test_each_forward_pass_stays_within_the_token_budget(tiny, mixed_requests):
 
     # Any budget that fits the longest request with its batch's padding is kept.
     budget = 3 * max(len(c) + 1 + len(x) for c, x in mixed_requests)
-    hook = model.register_forward_pre_hook(count, with_kwargs=True)
+    # Every pass, prefix or continuation, runs the decoder (the vocabulary projection comes after, per chunk).
+    hook = model.get_decoder().register_forward_pre_hook(count, with_kwargs=True)
     try:
         # Twenty copies under distinct contexts (identical requests would share every token).
         score_continuations(model, [([copy + 1, *c], x) for copy in range(20) for c, x in mixed_requests],
@@ -249,7 +250,7 @@ def test_continuations_that_start_alike_share_their_tokens(tiny):
         if kwargs.get("cache", kwargs.get("past_key_values")) is not None:  # the continuation pass
             widths.append(kwargs["input_ids"].shape[1])
 
-    hook = model.register_forward_pre_hook(record, with_kwargs=True)
+    hook = model.get_decoder().register_forward_pre_hook(record, with_kwargs=True)
     try:
         got = score_continuations(model, requests)
     finally:
@@ -262,24 +263,38 @@ def test_continuations_that_start_alike_share_their_tokens(tiny):
         assert greedy == want_greedy
 
 
-def test_the_prefix_pass_never_runs_the_vocabulary_projection(tiny, mixed_requests):
-    # Only the cache of a prefix is read; on CPU, projecting even one position of a
-    # merged fine-tune (weights that need no gradient) copied the vocabulary matrix per row.
+def test_only_continuation_tokens_reach_the_vocabulary_projection(tiny, mixed_requests):
+    # Only the cache of a prefix is read, and padding is never scored; on CPU, projecting even
+    # one position of a merged fine-tune (weights that need no gradient) copied the vocabulary
+    # matrix per row.
     model, _ = tiny
-    calls = {"head": 0, "model": 0, "decoder": 0}
-
-    def counter(name):
-        def count(*_):
-            calls[name] += 1
-        return count
-
-    hooks = [model.get_output_embeddings().register_forward_hook(counter("head")),
-             model.register_forward_pre_hook(counter("model")),
-             model.get_decoder().register_forward_pre_hook(counter("decoder"))]
+    projected: list[int] = []
+    hook = model.get_output_embeddings().register_forward_hook(
+        lambda module, args, output: projected.append(args[0].reshape(-1, args[0].shape[-1]).shape[0]))
     try:
         score_continuations(model, mixed_requests)
     finally:
-        for hook in hooks:
-            hook.remove()
-    # Every pass runs the decoder; only continuation passes go through the head.
-    assert calls["decoder"] > calls["model"] == calls["head"] > 0
+        hook.remove()
+    probe = 3 + 3  # the three-token check that the head is plain, through the model and through the decoder
+    assert projected[:2] == [3, 3]
+    assert 0 < sum(projected) - probe <= sum(len(x) for _, x in mixed_requests)
+
+
+def test_a_model_that_post_processes_its_logits_is_scored_on_its_own_logits(tiny, mixed_requests):
+    # Some models scale or soft-cap logits after the output layer: the decoder-plus-head
+    # shortcut must notice and read the model's logits instead.
+    model, _ = tiny
+
+    def soft_cap(module, args, kwargs, output):
+        output.logits = 3.0 * torch.tanh(output.logits / 3.0)
+        return output
+
+    hook = model.register_forward_hook(soft_cap, with_kwargs=True)
+    try:
+        got = score_continuations(model, mixed_requests, max_batch_tokens=64)
+        expected = [reference(model, c, x) for c, x in mixed_requests]
+    finally:
+        hook.remove()
+    for (logprob, greedy), (want_logprob, want_greedy) in zip(got, expected):
+        assert logprob == pytest.approx(want_logprob, abs=1e-4)
+        assert greedy == want_greedy

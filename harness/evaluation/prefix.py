@@ -26,9 +26,10 @@ each batch's rows, longest first, into *chunks*. Each forward pass stays within
 ``max_batch_tokens`` (prefix batch: contexts x longest prefix; chunk: rows x
 (longest prefix + longest row)), and the cut points minimise padding plus a
 fixed cost per pass (:data:`PASS_COST_TOKENS`). Peak memory therefore grows
-with ``max_batch_tokens`` (about twice that many tokens of keys/values, plus a
-chunk's logits), never with the number of items; only one sequence longer than
-the budget exceeds it, as a sequence is never split.
+with ``max_batch_tokens`` (about twice that many tokens of keys/values, plus
+the vocabulary logits of :data:`_HEAD_CHUNK` nodes: real nodes' states are
+projected a few at a time, padding never), never with the number of items; only
+one sequence longer than the budget exceeds it, as a sequence is never split.
 
 Two entry points:
 
@@ -328,6 +329,9 @@ class _Runner:
         # first, and on CPU a linear layer over such a strided slice with a weight that needs
         # no gradient, as in every merged fine-tune, copies the whole vocabulary matrix per row.)
         self.decoder = _decoder_of(base)
+        # The continuation pass also runs the decoder alone and projects only real nodes'
+        # states, a chunk at a time, when that is exactly how the model makes its logits.
+        self.head = _plain_head(base, self.decoder)
 
     def run_prefixes(self, contexts: list[_Context]) -> _Prefix:
         """Run every context's prefix once (right-padded) and keep the keys/values."""
@@ -371,26 +375,25 @@ class _Runner:
             first = sum(other.length for other in rows[:r])
             node_index.append(list(range(first, first + n)))
         owner = torch.tensor([row.context for row in rows], device=self.device)
-        logits = self.model(
+        inputs = dict(
             input_ids=ids.to(self.device),
             # Each node sits where it would in context + continuation.
             position_ids=prefix.lengths[owner].unsqueeze(1) + depth.to(self.device),
             attention_mask=self._continuation_mask(prefix.mask[owner], seen.to(self.device), self._dtype()),
             use_cache=True,
             **({self.cache_arg: _cache_rows(prefix.cache, owner)} if prefix.cache is not None else {}),
-        ).logits
+        )
         real = torch.arange(width, device=self.device) < torch.tensor([row.length for row in rows],
                                                                        device=self.device).unsqueeze(1)
-        # Every node's logits once (row-major, like ``node_index``), normalised in fp32:
-        # log p(token) = logit(token) - logsumexp(logits); greedy means the token is the argmax.
-        node_logits = logits[real].float()
-        normaliser = node_logits.logsumexp(dim=-1)
-        greedy = node_logits.argmax(dim=-1)
+        # Every real node once, row-major like ``node_index``: padding never reaches the vocabulary.
+        if self.head is not None:
+            states, project = self.decoder(**inputs).last_hidden_state[real], self.head
+        else:
+            states, project = self.model(**inputs).logits[real], None
         nodes = torch.tensor([node_index[r][node] for r, row in enumerate(rows) for path in row.paths for node in path],
                              device=self.device)
         targets = torch.tensor([token for row in rows for c in row.continuations for token in c], device=self.device)
-        token_logprobs = node_logits[nodes, targets] - normaliser[nodes]
-        token_greedy = greedy[nodes] == targets
+        token_logprobs, token_greedy = _token_scores(states, project, nodes, targets)
         requests = [request for row in rows for request in row.requests]
         sizes = [len(c) for row in rows for c in row.continuations]
         for request, lp, is_greedy in zip(requests, token_logprobs.split(sizes), token_greedy.split(sizes)):
@@ -430,6 +433,52 @@ def _decoder_of(model: Any) -> Any:
     except (AttributeError, NotImplementedError):
         return None
     return decoder if isinstance(decoder, torch.nn.Module) and decoder is not model else None
+
+
+def _plain_head(model: Any, decoder: Any) -> Any:
+    """``model``'s output layer when its logits are exactly that layer over ``decoder``'s states (else None).
+
+    True of most causal LMs; not of those that scale or soft-cap their logits
+    (Cohere, Granite, Gemma 2), which the check below catches without naming
+    them: a three-token probe through both paths must agree bit for bit.
+    """
+    head = model.get_output_embeddings() if decoder is not None and hasattr(model, "get_output_embeddings") else None
+    if not isinstance(head, torch.nn.Module):
+        return None
+    probe = torch.tensor([[1, 2, 3]], device=model.device)
+    with torch.inference_mode():
+        try:
+            whole = model(input_ids=probe).logits
+            split = head(decoder(input_ids=probe).last_hidden_state)
+        except Exception:  # noqa: BLE001 - any failure just means: use the model's own logits
+            return None
+    return head if whole.shape == split.shape and torch.equal(whole, split) else None
+
+
+# Nodes whose vocabulary logits exist at once (fp32: 128 x 49k x 4 bytes = 25 MB for SmolLM2):
+# small enough to stay in cache between the projection, the normaliser and the argmax.
+_HEAD_CHUNK = 128
+
+
+def _token_scores(states: torch.Tensor, project: Any, nodes: torch.Tensor,
+                  targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log p(target)`` and whether ``target`` is the argmax, for each ``(node, target)`` pair.
+
+    ``states`` holds one row per node: decoder states that ``project`` turns into
+    vocabulary logits, or the logits themselves when ``project`` is None. Logits
+    are normalised in fp32 (log p = logit - logsumexp), a chunk of nodes at a time,
+    so no pass ever holds every node's full-vocabulary scores.
+    """
+    logprobs = torch.empty(len(nodes), dtype=torch.float32, device=states.device)
+    greedy = torch.empty(len(nodes), dtype=torch.bool, device=states.device)
+    for start in range(0, states.shape[0], _HEAD_CHUNK):
+        chunk = states[start : start + _HEAD_CHUNK]
+        logits = (chunk if project is None else project(chunk)).float()
+        here = (nodes >= start) & (nodes < start + len(chunk))
+        local, wanted = nodes[here] - start, targets[here]
+        logprobs[here] = logits[local, wanted] - logits.logsumexp(dim=-1)[local]
+        greedy[here] = logits.argmax(dim=-1)[local] == wanted
+    return logprobs, greedy
 
 
 def _cache_rows(cache: Any, index: torch.Tensor) -> Any:
