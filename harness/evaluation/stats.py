@@ -231,6 +231,11 @@ def status_of(comparison: Comparison | dict[str, Any], threshold: float, policy:
     return "pass" if value < threshold else "fail"
 
 
+def gain_rank(gain: float) -> float:
+    """A domain gain as a sort key: a missing one (NaN: no domain benchmark) ranks below every number."""
+    return gain if gain == gain else float("-inf")
+
+
 def gain_status(comparison: Comparison, *, alpha: float = 0.05) -> str:
     """A domain benchmark: "gain" or "worse" only when McNemar (or the sign test) says so at ``alpha``."""
     if comparison.p_value < alpha and comparison.better > comparison.worse:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from harness.api import EvaluationRecord, LoadedModel
+from harness.evaluation.stats import gain_rank
 from harness.files import write_atomic
 
 Choice = Literal["largest_scale", "best_domain"]
@@ -69,12 +70,8 @@ def choose_scale(points: list[ScalePoint], rule: Choice) -> ScalePoint | None:
     if not passing:
         return None
     if rule == "best_domain":
-        return max(passing, key=lambda p: (_nan_low(p.domain_gain), p.scale))
+        return max(passing, key=lambda p: (gain_rank(p.domain_gain), p.scale))
     return max(passing, key=lambda p: p.scale)
-
-
-def _nan_low(value: float) -> float:
-    return value if value == value else float("-inf")
 
 
 class ScaleProbe:

@@ -662,7 +662,7 @@ class Loop:
             })
         passing = [r for r in rounds if r["passed"]]
         if passing:
-            chosen = max(passing, key=lambda r: (_nan_low(r["domain_gain"]), -r["round"]))
+            chosen = max(passing, key=lambda r: (stats.gain_rank(r["domain_gain"]), -r["round"]))
             why = f"round {chosen['round']} passes with the best domain gain among passing rounds"
             if chosen["scale"] is not None:
                 why += f" (round {chosen['source_round']}'s weights at s={chosen['scale']:g} toward the base)"
@@ -687,10 +687,6 @@ class Loop:
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
             "environment": environment(),
         }
-
-
-def _nan_low(value: float) -> float:
-    return value if value == value else float("-inf")
 
 
 def _describe_plan(plan: RoundPlan) -> str:
