@@ -296,9 +296,15 @@ def test_compare_models_passes_against_itself_and_fails_against_a_damaged_copy(
                  "--json", str(report)])
     out = capsys.readouterr().out
     assert code == 1, out
-    drop = json.loads(report.read_text())["forgetting"][0]
+    saved = json.loads(report.read_text())
+    drop = saved["forgetting"][0]
     assert drop["relative"] > 5 and drop["candidate"] < drop["base"]
     assert "verdict: FAIL" in out and "facts_general" in out
+    # Where it forgot: the flipped items are exactly the base-right, candidate-wrong ones.
+    flips = saved["breakdown"]["benchmarks"]["facts_general"]["flips"]
+    lost = round(drop["n"] * (drop["base"] - drop["candidate"]))  # net: lost minus regained
+    assert len(flips["right_to_wrong"]) - flips["wrong_to_right"] == lost > 0
+    assert f"{len(flips['right_to_wrong'])} right -> wrong" in out
 
     # Sequential (the default) will not call 10 questions either way: undecided, exit 3, and says so.
     sequential = [c for c in common if c not in ("--policy", "point")]

@@ -5,7 +5,9 @@ benchmark, the seed's relative degradation with its CI, the absolute difference,
 the exact McNemar p-value and a status: under the default ``sequential`` policy
 decided pass / decided fail / undecided (sampling further only where undecided),
 and uninformative where the base is at chance. Domain benchmarks are reported as
-gain. Exit code: 0 pass, 1 fail, 3 undecided, 2 bad input.
+gain. Below them, where it forgot: items that flipped right -> wrong and the
+groups (MMLU subjects, leaf tasks, domain topics) that regressed most, as in a
+run's report. Exit code: 0 pass, 1 fail, 3 undecided, 2 bad input.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from harness.api import UsageError
 from harness.commands.eval import add_benchmark_arguments, limit_of, selected_benchmarks
+from harness.evaluation.breakdown import round_breakdown
 from harness.evaluation.scoring import ResultCache, Scorer, load_eval_model, merge_adapter
 from harness.evaluation.gate import EXIT_CODES, STATUS_LABELS
 from harness.evaluation.judging import JudgeSettings, judge
@@ -64,6 +67,29 @@ def print_comparisons(title: str, comparisons: list[Comparison]) -> None:
               f"{status}{f' ({c.reason})' if c.reason else ''}")
 
 
+TOP_GROUPS = 3  # groups printed per benchmark; --json keeps them all
+
+
+def print_breakdown(breakdown: dict, threshold: float) -> None:
+    """Where the candidate forgot, per benchmark: flipped items and the largest group regressions."""
+    lines = []
+    for name, b in breakdown["benchmarks"].items():
+        parts = []
+        if b["flips"] is not None:
+            parts.append(f"{len(b['flips']['right_to_wrong'])} right -> wrong, {b['flips']['wrong_to_right']} wrong -> right")
+        groups = [g for g in b["groups"] if not g["too_few_items"]][:TOP_GROUPS]
+        if groups:
+            parts.append("largest group regressions: " + ", ".join(
+                f"{g['group']} {g['relative']:+.1f}% [{g['relative_ci']['low']:+.1f}, {g['relative_ci']['high']:+.1f}] "
+                f"n={g['n']}" + (" (whole CI at or above the threshold)" if g["relative_ci"]["low"] >= threshold else "")
+                for g in groups))
+        if parts:
+            lines.append(f"  {name:<26} " + "; ".join(parts))
+    if lines:
+        print("where it forgot (per-group paired CIs, not adjusted for comparing many groups):")
+        print("\n".join(lines))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.candidate is None and args.adapter is None:
         raise UsageError("give --candidate MODEL, or --adapter FOLDER to compare base+adapter with the base")
@@ -100,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
         print_comparisons("forgetting (positive = candidate worse):", list(judgement.forgetting.values()))
     if judgement.gain:
         print_comparisons("domain (negative = candidate better):", list(judgement.gain.values()))
+    # A description beside the verdict, never part of it (see harness.evaluation.breakdown).
+    breakdown = round_breakdown([*general, *domain], judgement.base, judgement.candidate,
+                                confidence=settings.confidence, samples=args.bootstrap, seed=args.seed)
+    print_breakdown(breakdown, args.threshold)
     print(f"verdict: {verdict.status.upper()} (policy {args.policy}, threshold {args.threshold:g}% relative degradation)")
     for reason in verdict.reasons:
         print(f"  {reason}")
@@ -108,6 +138,6 @@ def run(args: argparse.Namespace) -> int:
                    "judging": settings.as_dict(),
                    "forgetting": [c.as_dict() for c in judgement.forgetting.values()],
                    "domain": [c.as_dict() for c in judgement.gain.values()],
-                   "verdict": verdict.as_dict()}
+                   "verdict": verdict.as_dict(), "breakdown": breakdown}
         Path(args.json).write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return EXIT_CODES[verdict.status]
