@@ -7,9 +7,13 @@
 more than the matrix multiplications of the adapters it feeds).
 
 :class:`CheapDropout` keeps the same distribution, with 16 random bits per
-element: it draws 64-bit integers from torch's own (seeded) generator, one per
-four elements, and keeps an element when its 16 bits are at or above a
-threshold. The drop probability is therefore ``p`` rounded to a multiple of
+element: it takes 64-bit words, one per four elements, and keeps an element
+when its 16 bits are at or above a threshold. The words are SplitMix64's
+output (a counter-based generator: word i is a fixed bijective mix of
+``seed + i x golden ratio``, computed for all i at once with vectorised integer
+operations), seeded per call with one draw from torch's own generator, so
+``torch.manual_seed`` still makes training reproducible. Drawing the words with
+``torch.randint`` instead cost twice as much: its generator runs serially. The drop probability is therefore ``p`` rounded to a multiple of
 1/65536 (0.05 becomes 0.0500030...), and kept elements are scaled by
 ``1 / (1 - that probability)`` so the expectation is exactly preserved, as in
 ``nn.Dropout``. GPUs draw dropout masks fast already and keep ``nn.Dropout``.
@@ -22,6 +26,22 @@ from typing import Any
 import torch
 
 _LEVELS = 1 << 16  # a draw is a uniform int16: 65536 equally likely values
+_INT64 = torch.iinfo(torch.int64)
+
+# SplitMix64's constants (Steele, Lea & Flood 2014), as two's-complement int64 for torch.
+_GOLDEN = 0x9E3779B97F4A7C15 - (1 << 64)
+_MIX = ((30, 0xBF58476D1CE4E5B9 - (1 << 64)), (27, 0x94D049BB133111EB - (1 << 64)), (31, None))
+
+
+def splitmix64(seed: int, count: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The first ``count`` outputs of SplitMix64 seeded with ``seed``, as int64 (arithmetic wraps)."""
+    z = torch.arange(1, count + 1, dtype=torch.int64, device=device).mul_(_GOLDEN).add_(seed)
+    for shift, multiplier in _MIX:
+        # z ^= z >>> shift: torch shifts int64 arithmetically, so clear the copied sign bits.
+        z.bitwise_xor_((z >> shift).bitwise_and_((1 << (64 - shift)) - 1))
+        if multiplier is not None:
+            z.mul_(multiplier)
+    return z
 
 
 class CheapDropout(torch.nn.Module):
@@ -42,8 +62,8 @@ class CheapDropout(torch.nn.Module):
         if not self.training or self.drop_probability == 0:
             return x
         n = x.numel()
-        words = torch.randint(torch.iinfo(torch.int64).min, torch.iinfo(torch.int64).max, ((n + 3) // 4,),
-                              dtype=torch.int64, device=x.device)
+        seed = int(torch.randint(_INT64.min, _INT64.max, (1,), dtype=torch.int64))
+        words = splitmix64(seed, (n + 3) // 4, x.device)
         keep = words.view(torch.int16)[:n].view(x.shape) >= self.threshold
         return x * keep.to(x.dtype).mul_(self.scale)
 
@@ -70,4 +90,4 @@ def use_cheap_lora_dropout(model: Any) -> int:
     return swapped
 
 
-__all__ = ["CheapDropout", "use_cheap_lora_dropout"]
+__all__ = ["CheapDropout", "splitmix64", "use_cheap_lora_dropout"]
