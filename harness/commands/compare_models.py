@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         print_comparisons("domain (negative = candidate better):", list(judgement.gain.values()))
     # A description beside the verdict, never part of it (see harness.evaluation.breakdown).
     breakdown = round_breakdown([*general, *domain], judgement.base, judgement.candidate,
-                                confidence=settings.confidence, samples=args.bootstrap, seed=args.seed)
+                                confidence=settings.confidence, samples=settings.bootstrap_samples, seed=settings.seed)
     print_breakdown(breakdown, args.threshold)
     print(f"verdict: {verdict.status.upper()} (policy {args.policy}, threshold {args.threshold:g}% relative degradation)")
     for reason in verdict.reasons:
