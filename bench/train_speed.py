@@ -10,8 +10,10 @@ Both train the same model on the same examples with the same hyper-parameters
     (``group_by_length``; ``train_sampling_strategy`` in transformers 5);
 (b) the harness engine (the ``lora`` trainer): bf16 autocast where the CPU has
     native bf16, frozen base stored in bf16, length-grouped batches, logits only
-    at trained positions, and on a CPU LoRA dropout masks drawn 16 bits per
-    element (``harness/training/dropout.py``) instead of ``bernoulli_``.
+    at trained positions, adapters' inputs left in bf16 under autocast (PEFT's
+    fp32 copy, which autocast undoes, skipped: ``modeling.adapter_input_casting``),
+    and on a CPU LoRA dropout masks drawn 16 bits per element
+    (``harness/training/dropout.py``) instead of ``bernoulli_``.
 
 It prints useful (non-padding) tokens per second of training-loop time for
 each, the ratios (b)/(a) and (b)/(s), and the final training losses (mean of the

@@ -97,3 +97,72 @@ def test_lora_on_cpu_uses_it_and_saves_the_same_adapter_format(tiny_model_dir, t
     model.save_pretrained(tmp_path / "adapter")
     saved = (tmp_path / "adapter" / "adapter_config.json").read_text()
     assert '"lora_dropout": 0.1' in saved
+
+
+def _lora_in_bf16(tiny_model_dir, dropout: float):
+    """The tiny model as ``harness train`` builds it under bf16: bf16 base, fp32 adapters, CheapDropout."""
+    from harness.training import attach_lora, load_for_training
+
+    config = settings(tiny_model_dir, lora_dropout=dropout, bf16=True)
+    model, _ = load_for_training(config, frozen=True)
+    model = attach_lora(model, config)
+    torch.manual_seed(0)
+    for name, parameter in model.named_parameters():
+        if "lora_B" in name:  # zero at initialisation: give the adapters something to contribute
+            parameter.data.normal_(0, 0.05)
+    return model.train()
+
+
+def test_under_autocast_adapter_inputs_skip_the_fp32_copy_with_bit_identical_training(tiny_model_dir):
+    """PEFT copies each adapter's bf16 input to fp32 and autocast copies it back; without both copies
+    the loss and every gradient are the same bits (dropout included: its scale is applied in fp32)."""
+    from harness.training.modeling import adapter_input_casting
+
+    model = _lora_in_bf16(tiny_model_dir, dropout=0.2)
+    assert next(p for n, p in model.named_parameters() if "lora_A" in n).dtype == torch.float32
+    assert model.get_input_embeddings().weight.dtype == torch.bfloat16
+    ids = torch.randint(3, model.config.vocab_size, (2, 24), generator=torch.Generator().manual_seed(1))
+
+    def step(cast: bool):
+        model.zero_grad()
+        torch.manual_seed(7)  # the same dropout masks on both paths
+        with adapter_input_casting(model, enabled=cast), torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    loss_cast, grads_cast = step(True)
+    loss_direct, grads_direct = step(False)
+    assert torch.equal(loss_cast, loss_direct)
+    assert grads_cast.keys() == grads_direct.keys() and grads_cast
+    for name, grad in grads_cast.items():
+        assert torch.equal(grad, grads_direct[name]), name
+    # the flags are put back: outside autocast the cast is what lets bf16 inputs meet fp32 adapters
+    assert all(m.cast_input_dtype_enabled for m in model.modules() if hasattr(m, "cast_input_dtype_enabled"))
+    with torch.no_grad():
+        model(input_ids=ids)
+
+
+def test_an_evaluation_callback_during_bf16_training_runs_the_model_outside_autocast(tiny_model_dir, tmp_path):
+    """Training runs with the up-cast off; the loop's evaluation hook scores the model without autocast,
+    so the cast must be back on while it runs."""
+    from harness.api import TrainRequest
+    from harness_plugins.trainers.lora import LoraTrainer
+    from train_helpers import examples
+
+    seen = []
+
+    def evaluate(model, step):
+        # The decoder alone, as shared-prefix scoring runs it: not under the autocast that
+        # accelerate wraps around the whole model's forward during training.
+        decoder = model.get_base_model().get_decoder()
+        states = decoder(input_ids=torch.tensor([[5, 6, 7, 8]])).last_hidden_state
+        seen.append(float(states.float().abs().mean()))
+        return {"probe": seen[-1]}
+
+    config = settings(tiny_model_dir, lora_dropout=0.1, bf16=True, max_steps=4, eval_steps=2)
+    record = LoraTrainer().train(TrainRequest(settings=config, train=examples(16), validation=examples(4),
+                                              output_dir=tmp_path / "run", on_evaluate=evaluate))
+    assert len(seen) == 2 and all(v > 0 for v in seen)
+    evals = [line for line in record.metrics_file.read_text().splitlines() if '"probe"' in line]
+    assert len(evals) == 2

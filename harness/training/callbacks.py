@@ -21,6 +21,7 @@ from transformers import TrainerCallback
 
 from harness import distributed
 from harness.progress import say, stage_bar
+from harness.training.modeling import adapter_input_casting
 
 EvaluationCallback = Callable[[Any, int], dict[str, float]]
 
@@ -141,7 +142,8 @@ class MetricsWriter(TrainerCallback):
         if self.evaluation_callback is not None and model is not None and distributed.is_main():
             was_training = model.training
             model.eval()
-            with torch.no_grad():
+            # The callback scores the model outside training's autocast: adapters' inputs must be cast there.
+            with torch.no_grad(), adapter_input_casting(model, enabled=True):
                 record.update(self.evaluation_callback(model, state.global_step) or {})
             model.train(was_training)
         self._write(record)

@@ -34,6 +34,7 @@ from harness.training.data import (
     batch_token_counts,
     tokenize_examples,
 )
+from harness.training.modeling import adapter_input_casting
 from harness.training.schedule import build_scheduler
 from harness.data.tokenize import IGNORE_INDEX
 
@@ -284,7 +285,9 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
     # Our printer replaces the stock one, which would print every per-step log line.
     trainer.remove_callback(transformers.trainer_callback.ProgressCallback)
     trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    # Under autocast the adapters' inputs need no up-cast to their fp32 weights (modeling.adapter_input_casting).
+    with adapter_input_casting(model, enabled=not (args.bf16 or args.fp16)):
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     if stats.diverged:
         last = checkpoints.last_complete_checkpoint(ckpt_root)

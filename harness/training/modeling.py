@@ -8,7 +8,8 @@ Full fine-tuning keeps fp32 master weights under autocast.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 
@@ -87,6 +88,29 @@ def attach_lora(model: Any, settings: Any, *, dropout: float | None = None) -> A
     model = get_peft_model(model, config, autocast_adapter_dtype=True)
     use_cheap_lora_dropout(model)  # on a CPU, nn.Dropout's masks cost a quarter of each step
     return model
+
+
+@contextmanager
+def adapter_input_casting(model: Any, enabled: bool) -> Iterator[None]:
+    """Turn PEFT's cast of each adapter's input to the adapter weights' dtype on or off, then restore it.
+
+    Over a bf16 base the adapters are fp32, so PEFT copies every adapted layer's
+    input to fp32, the adapter's dropout runs in fp32, and autocast copies it
+    straight back to bf16 for the adapter's matrix multiplication: two copies of
+    the activations per projection, forward and backward, that change nothing
+    under autocast (the multiplication runs in bf16 either way; see
+    ``CheapDropout`` for why its result is bit-identical). Outside autocast the
+    cast is what makes a bf16 input meet fp32 weights, so it must be on there.
+    """
+    layers = [module for module in model.modules() if hasattr(module, "cast_input_dtype_enabled")]
+    before = [layer.cast_input_dtype_enabled for layer in layers]
+    for layer in layers:
+        layer.cast_input_dtype_enabled = enabled
+    try:
+        yield
+    finally:
+        for layer, value in zip(layers, before):
+            layer.cast_input_dtype_enabled = value
 
 
 def _embedding_modules(model: Any) -> list[str]:
