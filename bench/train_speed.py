@@ -13,7 +13,9 @@ Both train the same model on the same examples with the same hyper-parameters
     at trained positions, adapters' inputs left in bf16 under autocast (PEFT's
     fp32 copy, which autocast undoes, skipped: ``modeling.adapter_input_casting``),
     and on a CPU LoRA dropout masks drawn 16 bits per element
-    (``harness/training/dropout.py``) instead of ``bernoulli_``.
+    (``harness/training/dropout.py``) instead of ``bernoulli_`` and freed memory
+    kept for reuse (``harness/training/allocator.py``; it stays in effect for the
+    rest of the process, which is why (b) runs last).
 
 It prints useful (non-padding) tokens per second of training-loop time for
 each, the ratios (b)/(a) and (b)/(s), and the final training losses (mean of the

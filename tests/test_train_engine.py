@@ -135,3 +135,36 @@ def test_loss_on_trained_positions_only_equals_the_models_own_loss(tiny_model_di
     assert fast.item() == pytest.approx(reference.item(), rel=1e-5)
     fast.backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_cpu_training_keeps_large_freed_blocks_for_reuse():
+    """glibc maps every block above its threshold afresh (and faults its pages in again each step);
+    after reuse_freed_memory a 64 MiB tensor comes from the heap instead."""
+    import ctypes
+    import sys
+
+    from harness.training.allocator import reuse_freed_memory
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2  # glibc >= 2.33
+    except (OSError, AttributeError):
+        pytest.skip("needs glibc")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                          "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc.mallinfo2.restype = MallInfo2
+
+    def mapped_blocks_for(nbytes: int) -> int:
+        before = libc.mallinfo2().hblks
+        block = torch.empty(nbytes, dtype=torch.uint8)
+        after = libc.mallinfo2().hblks
+        del block
+        return after - before
+
+    assert sys.platform.startswith("linux")
+    assert reuse_freed_memory() is True
+    assert reuse_freed_memory() is True  # idempotent
+    assert mapped_blocks_for(64 << 20) == 0

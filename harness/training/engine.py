@@ -25,6 +25,7 @@ from transformers import TrainerCallback
 from harness import distributed
 from harness.api import TrainingRecord, TrainRequest, UsageError
 from harness.training import checkpoints
+from harness.training.allocator import reuse_freed_memory
 from harness.training.arguments import plan_steps, training_arguments
 from harness.training.callbacks import EvaluationCallback, MetricsWriter, NonFiniteGuard, ProgressPrinter, StepStats
 from harness.training.data import (
@@ -250,6 +251,8 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
     plan = plan_steps(settings, len(train_set), distributed.world_size())
     args = training_arguments(settings, plan, ckpt_root, has_validation=val_set is not None,
                               learning_rate=request.learning_rate, device=str(next(model.parameters()).device))
+    if args.use_cpu:
+        reuse_freed_memory()  # each step frees what the next allocates again (see allocator.py)
     if settings.tf32 and torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
