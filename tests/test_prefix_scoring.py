@@ -298,3 +298,27 @@ def test_a_model_that_post_processes_its_logits_is_scored_on_its_own_logits(tiny
     for (logprob, greedy), (want_logprob, want_greedy) in zip(got, expected):
         assert logprob == pytest.approx(want_logprob, abs=1e-4)
         assert greedy == want_greedy
+
+
+def test_the_work_bench_counts_the_least_work_exact_scoring_needs(tiny, monkeypatch):
+    """bench/eval_work.py's minimum: distinct context tokens and distinct trie nodes through the
+    decoder, nodes through the head; what harness really runs is never below it."""
+    import importlib.util
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    spec = importlib.util.spec_from_file_location("eval_work", bench / "eval_work.py")
+    eval_work = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eval_work)
+
+    model, _ = tiny
+    config = model.config
+    requests = [([1, 2, 3, 4], [5, 6]), ([1, 2, 3, 4], [5, 7]), ([9, 8], [7])]
+    # Context 1 2 3 4: 3 prefix tokens, nodes [4] and [4 5] (both continuations start with 5);
+    # context 9 8: 1 prefix token, node [8].
+    decoder = 2 * sum(m.weight.numel() for m in model.get_decoder().layers.modules() if isinstance(m, torch.nn.Linear))
+    head = 2 * config.vocab_size * config.hidden_size
+    assert eval_work.minimum_flops(model, requests, None) == 4 * decoder + 3 * (decoder + head)
+    counted = eval_work.matmul_flops(lambda: score_continuations(model, requests))
+    assert counted >= eval_work.minimum_flops(model, requests, None)
