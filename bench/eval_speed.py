@@ -79,19 +79,27 @@ def worker(model_spec: str, task: str, doc_ids: list[int], dtype: str, device: s
     from lm_eval.evaluator import evaluate
 
     from harness.models.loading import load_model
-    from harness_plugins.benchmarks.lm_eval_tasks import _hflm, _leaf_tasks
-    from harness_plugins.benchmarks.offline_suite import materialize_tasks
+    from harness_plugins.benchmarks.lm_eval_tasks import _hflm
 
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     model = load_model(model_spec, dtype=dtype, device=device, fingerprint=False)
     # The plugin's own task loading (its TaskManager) and backend, so the timing is harness's.
-    leaf = _leaf_tasks(task, str(materialize_tasks()))[task]
-    leaf.set_config(key="num_fewshot", value=0)
-    leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
+    leaf = zero_shot_task(task)
     out = evaluate(lm=_hflm(model, batch_size), task_dict={"tasks": {task: leaf}, "groups": {}},
                    samples={task: doc_ids}, bootstrap_iters=0, log_samples=True, verbosity="WARNING")
     outcomes = {r["doc_id"]: (r["acc"], r["acc_norm"]) for r in out["samples"][task]}
     out_file.write_text(json.dumps(outcomes))
+
+
+def zero_shot_task(task: str):
+    """``task`` loaded as harness's lm_eval benchmark plugin loads it: zero-shot, lm-eval's few-shot seed."""
+    from harness_plugins.benchmarks.lm_eval_tasks import _leaf_tasks
+    from harness_plugins.benchmarks.offline_suite import materialize_tasks
+
+    leaf = _leaf_tasks(task, str(materialize_tasks()))[task]
+    leaf.set_config(key="num_fewshot", value=0)
+    leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
+    return leaf
 
 
 def run_harness(model_spec: str, task: str, doc_ids: list[int], dtype: str, device: str, batch_size: int) -> Side:

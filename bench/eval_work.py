@@ -37,26 +37,25 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from eval_speed import FEWSHOT_SEED, GENERAL_SMALL, sample_doc_ids  # noqa: E402
+from eval_speed import GENERAL_SMALL, sample_doc_ids, zero_shot_task  # noqa: E402
 
 
 def tokenised_requests(hflm, task: str, doc_ids: list[int]) -> list:
     """The (key, context ids, continuation ids) requests lm-eval builds for ``doc_ids`` of ``task``."""
-    from harness_plugins.benchmarks.lm_eval_tasks import _leaf_tasks
-    from harness_plugins.benchmarks.offline_suite import materialize_tasks
-
-    leaf = _leaf_tasks(task, str(materialize_tasks()))[task]
-    leaf.set_config(key="num_fewshot", value=0)
-    leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
+    leaf = zero_shot_task(task)
     leaf.build_all_requests(samples=doc_ids, rank=0, world_size=1)
     captured: list = []
-    scorer = type(hflm)._loglikelihood_tokens
+
+    def capture(requests, **_):
+        captured.extend(requests)
+        return [(0.0, False)] * len(requests)
+
     # Tokenisation is HFLM's own; stop it right before scoring and keep what it would score.
-    type(hflm)._loglikelihood_tokens = lambda self, requests, **_: captured.extend(requests) or [(0.0, False)] * len(requests)
+    hflm._loglikelihood_tokens = capture
     try:
         hflm.loglikelihood(leaf.instances, disable_tqdm=True)
     finally:
-        type(hflm)._loglikelihood_tokens = scorer
+        del hflm._loglikelihood_tokens  # the class's method again
     return captured
 
 

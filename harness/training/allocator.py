@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import sys
 
@@ -31,14 +32,9 @@ _M_MMAP_THRESHOLD = -3
 _KEEP_BELOW_BYTES = 1 << 30
 _TRIM_ABOVE_BYTES = (1 << 31) - 1
 
-_applied = False
-
-
+@functools.cache  # once per process: the setting is process-wide
 def reuse_freed_memory() -> bool:
     """Keep freed blocks in the heap for reuse (glibc only); True when the setting is in effect."""
-    global _applied
-    if _applied:
-        return True
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -47,9 +43,9 @@ def reuse_freed_memory() -> bool:
     except (OSError, AttributeError):  # not glibc: nothing to tune
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    _applied = bool(mallopt(_M_MMAP_THRESHOLD, _KEEP_BELOW_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_ABOVE_BYTES))
-    log.debug("glibc malloc keeps freed blocks for reuse: %s", _applied)
-    return _applied
+    applied = bool(mallopt(_M_MMAP_THRESHOLD, _KEEP_BELOW_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_ABOVE_BYTES))
+    log.debug("glibc malloc keeps freed blocks for reuse: %s", applied)
+    return applied
 
 
 __all__ = ["reuse_freed_memory"]
