@@ -21,6 +21,7 @@ from transformers import TrainerCallback
 
 from harness import distributed
 from harness.progress import say, stage_bar
+from harness.training.attention import model_attention
 from harness.training.modeling import adapter_input_casting
 
 EvaluationCallback = Callable[[Any, int], dict[str, float]]
@@ -142,8 +143,9 @@ class MetricsWriter(TrainerCallback):
         if self.evaluation_callback is not None and model is not None and distributed.is_main():
             was_training = model.training
             model.eval()
-            # The callback scores the model outside training's autocast: adapters' inputs must be cast there.
-            with torch.no_grad(), adapter_input_casting(model, enabled=True):
+            # The callback scores the model outside training's autocast: adapters' inputs must be cast there,
+            # and it scores the attention the model ships with, not training's float32 stand-in.
+            with torch.no_grad(), adapter_input_casting(model, enabled=True), model_attention(model):
                 record.update(self.evaluation_callback(model, state.global_step) or {})
             model.train(was_training)
         self._write(record)
