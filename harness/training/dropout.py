@@ -24,6 +24,7 @@ The drop probability is ``p`` rounded to a multiple of
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -36,15 +37,44 @@ _GOLDEN = 0x9E3779B97F4A7C15 - (1 << 64)
 _MIX = ((30, 0xBF58476D1CE4E5B9 - (1 << 64)), (27, 0x94D049BB133111EB - (1 << 64)), (31, None))
 
 
+@functools.cache
+def _golden_steps(device: torch.device, count: int) -> torch.Tensor:
+    # i x golden ratio for i = 1..count, kept: a training step would otherwise rebuild it for every mask.
+    return torch.arange(1, count + 1, dtype=torch.int64, device=device).mul_(_GOLDEN)
+
+
 def splitmix64(seed: int, count: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """The first ``count`` outputs of SplitMix64 seeded with ``seed``, as int64 (arithmetic wraps)."""
-    z = torch.arange(1, count + 1, dtype=torch.int64, device=device).mul_(_GOLDEN).add_(seed)
+    # Cached in power-of-two lengths, so the few distinct sizes a run asks for share a handful of tensors.
+    steps = _golden_steps(torch.device(device), 1 << max(count - 1, 1).bit_length())
+    z = steps[:count].add(seed)
     for shift, multiplier in _MIX:
         # z ^= z >>> shift: torch shifts int64 arithmetically, so clear the copied sign bits.
         z.bitwise_xor_((z >> shift).bitwise_and_((1 << (64 - shift)) - 1))
         if multiplier is not None:
             z.mul_(multiplier)
     return z
+
+
+class _ScaleAndDrop(torch.autograd.Function):
+    """``x * scale`` with the dropped elements zeroed, and the same for the gradient.
+
+    Scaled first, by a Python float: a bf16 input is multiplied in fp32 and rounded
+    once, exactly as in fp32 followed by autocast's cast (a bf16 copy of the scale
+    would be 0.2% off). Zeroed in place through the boolean mask: multiplying by
+    it would first copy it to the input's dtype, forward and backward.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, dropped: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.save_for_backward(dropped)
+        ctx.scale = scale
+        return x.mul(scale).masked_fill_(dropped, 0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (dropped,) = ctx.saved_tensors
+        return grad.mul(ctx.scale).masked_fill_(dropped, 0), None, None
 
 
 class CheapDropout(torch.nn.Module):
@@ -67,10 +97,8 @@ class CheapDropout(torch.nn.Module):
         n = x.numel()
         seed = int(torch.randint(_INT64.min, _INT64.max, (1,), dtype=torch.int64))
         words = splitmix64(seed, (n + 3) // 4, x.device)
-        keep = words.view(torch.int16)[:n].view(x.shape) >= self.threshold
-        # Scale first, by a Python float: a bf16 input is multiplied in fp32 and rounded once,
-        # exactly as in fp32 followed by autocast's cast (a bf16 copy of the scale would be 0.2% off).
-        return x.mul(self.scale).mul_(keep)
+        dropped = words.view(torch.int16)[:n].view(x.shape) < self.threshold
+        return _ScaleAndDrop.apply(x, dropped, self.scale)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
