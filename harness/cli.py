@@ -17,6 +17,11 @@ import warnings
 
 from harness import __version__
 from harness.api import UsageError
+from harness.cpu_threads import import_torch_with_spinning_threads
+
+# Commands that run a model, whose torch threads spin between operators on a CPU (cpu_threads.py).
+COMPUTING_COMMANDS = {"run", "demo", "eval", "compare-models", "compare", "train", "merge", "generate", "chat",
+                      "lr-find"}
 
 # Module names under harness.commands, in the order --help lists them.
 COMMANDS = [
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if args.command in COMPUTING_COMMANDS:
+        import_torch_with_spinning_threads()
     try:
         return int(args.handler(args) or 0)
     except UsageError as error:
