@@ -12,17 +12,23 @@ Both train the same model on the same examples with the same hyper-parameters
     native bf16, frozen base stored in bf16, length-grouped batches, logits only
     at trained positions, adapters' inputs left in bf16 under autocast (PEFT's
     fp32 copy, which autocast undoes, skipped: ``modeling.adapter_input_casting``),
-    and on a CPU LoRA dropout masks drawn 16 bits per element
-    (``harness/training/dropout.py``) instead of ``bernoulli_`` and freed memory
-    kept for reuse (``harness/training/allocator.py``; it stays in effect for the
-    rest of the process, which is why (b) runs last).
+    and on a CPU: attention computed in float32 (``harness/training/attention.py``;
+    the CPU's bf16 attention kernel is the slow one), LoRA dropout masks drawn
+    16 bits per element (``harness/training/dropout.py``) instead of
+    ``bernoulli_``, freed memory kept for reuse (``harness/training/allocator.py``),
+    and torch's OpenMP threads spinning between operators instead of sleeping
+    (``harness/cpu_threads.py``, as the ``harness`` command starts them).
 
-It prints useful (non-padding) tokens per second of training-loop time for
-each, the ratios (b)/(a) and (b)/(s), and the final training losses (mean of the
-last 3 steps). ``--profile`` adds torch.profiler's top operators for 3 steps of (s)
-and (b): where the time goes.
+Each recipe runs in a fresh Python process (so no recipe inherits another's
+process-wide settings). It prints useful (non-padding) tokens per second of
+training-loop time for each, the ratios (b)/(a) and (b)/(s), and the final
+training losses (mean of the last 3 steps). A shared machine's speed drifts
+between minutes, so ``--rounds N`` runs all recipes N times, reversing the
+order every other round, takes each ratio within a round, and prints their
+median. ``--profile`` runs one round in this process instead, (b) last, and
+adds torch.profiler's top operators for 3 steps of (s) and (b): where the time goes.
 
-    nice .venv/bin/python bench/train_speed.py --examples 64 --steps 10
+    nice .venv/bin/python bench/train_speed.py --examples 64 --steps 8 --rounds 3
 """
 
 from __future__ import annotations
@@ -30,11 +36,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+if __name__ == "__main__" and sys.argv[1:3] == ["--recipe", "b"]:
+    # (b) is what `harness train` runs, and the command starts torch's CPU threads this way (cpu_threads.py).
+    from harness.cpu_threads import import_torch_with_spinning_threads
+
+    import_torch_with_spinning_threads()
 
 import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
@@ -160,6 +175,45 @@ def harness_engine(settings: RunConfig, examples: list[Example], out: Path, *, p
             "padding": sum(r["padding_ratio"] for r in train) / len(train)}
 
 
+RECIPES = {"a": "plain recipe", "s": "savvy recipe", "b": "harness"}
+
+
+def run_recipe(name: str, args: argparse.Namespace) -> dict:
+    """One recipe, in this process: its token count, training-loop seconds, losses and padding."""
+    from harness.models.loading import local_folder, resolve_model
+
+    folder = local_folder(resolve_model(args.model))
+    examples = read_examples(args.data, args.examples)
+    settings = RunConfig(base_model=folder, max_steps=args.steps, micro_batch_size=args.micro_batch,
+                         gradient_accumulation_steps=args.accumulation, learning_rate=2e-4, warmup_steps=0,
+                         sequence_len=512, save_steps=10_000, logging_steps=5, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        if name == "b":
+            result = harness_engine(settings, examples, Path(tmp) / "harness", profile=args.profile)
+        else:
+            result = plain_recipe(settings, examples, folder, Path(tmp) / name, savvy=name == "s",
+                                  profile=args.profile and name == "s")
+            result["padding"] = 1 - result["tokens"] / result["padded"]
+    result["rate"] = result["tokens"] / result["seconds"]
+    result["final_loss"] = sum(result["losses"][-3:]) / len(result["losses"][-3:])
+    return result
+
+
+def in_fresh_process(name: str, args: argparse.Namespace) -> dict:
+    """Run one recipe in its own Python process (so no recipe inherits another's process-wide settings)."""
+    command = [sys.executable, __file__, "--recipe", name, "--model", args.model, "--examples", str(args.examples),
+               "--steps", str(args.steps), "--micro-batch", str(args.micro_batch),
+               "--accumulation", str(args.accumulation), "--data", str(args.data)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
+    if done.returncode or not lines:
+        sys.exit(f"recipe ({name}) failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1][len(RESULT):])
+
+
+RESULT = "RESULT "
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
@@ -168,35 +222,53 @@ def main() -> None:
     parser.add_argument("--micro-batch", type=int, default=4)
     parser.add_argument("--accumulation", type=int, default=2)
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators for (s) and (b)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of all recipes, each recipe in a fresh process, the order reversed every "
+                             "other round; ratios are taken within a round (default 1)")
+    parser.add_argument("--recipes", default="a,s,b", help="which of a, s, b to run (default all three)")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), help=argparse.SUPPRESS)  # one, in this process
+    parser.add_argument("--profile", action="store_true",
+                        help="one round in this process, printing torch.profiler's top operators for (s) and (b)")
     args = parser.parse_args()
 
-    from harness.models.loading import local_folder, resolve_model
-
-    folder = local_folder(resolve_model(args.model))
-    examples = read_examples(args.data, args.examples)
-    settings = RunConfig(base_model=folder, max_steps=args.steps, micro_batch_size=args.micro_batch,
-                         gradient_accumulation_steps=args.accumulation, learning_rate=2e-4, warmup_steps=0,
-                         sequence_len=512, save_steps=10_000, logging_steps=5, seed=0)
-    print(f"model {args.model}, {len(examples)} examples, {args.steps} steps of "
-          f"{args.micro_batch}x{args.accumulation}, torch threads {torch.get_num_threads()}")
-    with tempfile.TemporaryDirectory() as tmp:
-        a = plain_recipe(settings, examples, folder, Path(tmp) / "plain")
-        s = plain_recipe(settings, examples, folder, Path(tmp) / "savvy", savvy=True, profile=args.profile)
-        b = harness_engine(settings, examples, Path(tmp) / "harness", profile=args.profile)
-
-    def final(losses):
-        return sum(losses[-3:]) / len(losses[-3:])
-
-    rate_a, rate_s, rate_b = a["tokens"] / a["seconds"], s["tokens"] / s["seconds"], b["tokens"] / b["seconds"]
-    print(f"(a) plain recipe : {rate_a:8.1f} useful tokens/s  ({a['tokens']} tokens in {a['seconds']:.1f}s, "
-          f"padding {1 - a['tokens'] / a['padded']:.1%}), final loss {final(a['losses']):.4f}")
-    print(f"(s) savvy recipe : {rate_s:8.1f} useful tokens/s  ({s['tokens']} tokens in {s['seconds']:.1f}s, "
-          f"padding {1 - s['tokens'] / s['padded']:.1%}), final loss {final(s['losses']):.4f}")
-    print(f"(b) harness      : {rate_b:8.1f} useful tokens/s  ({b['tokens']} tokens in {b['seconds']:.1f}s, "
-          f"padding {b['padding']:.1%}), final loss {final(b['losses']):.4f}")
-    print(f"speed-up (b)/(a) : {rate_b / rate_a:.2f}x")
-    print(f"speed-up (b)/(s) : {rate_b / rate_s:.2f}x   (the goal is >= 2x at equal or lower final loss)")
+    if args.recipe:
+        print(RESULT + json.dumps(run_recipe(args.recipe, args)))
+        return
+    names = [name for name in args.recipes.split(",") if name]
+    if not names or any(name not in RECIPES for name in names):
+        parser.error(f"--recipes: choose from a, s, b (got {args.recipes!r})")
+    print(f"model {args.model}, {args.examples} examples, {args.steps} steps of "
+          f"{args.micro_batch}x{args.accumulation}, torch threads {torch.get_num_threads()}, "
+          f"{args.rounds} round(s), each recipe in a fresh process")
+    if args.profile:  # in this process, (b) last: its process-wide settings must not reach the others
+        args.rounds, names = 1, [name for name in RECIPES if name in names]
+    rounds = []
+    for number in range(args.rounds):
+        order = names if number % 2 == 0 else names[::-1]  # what runs first in one round runs last in the next
+        if args.profile:
+            results = {name: run_recipe(name, args) for name in order}
+        else:
+            results = {name: in_fresh_process(name, args) for name in order}
+        rounds.append(results)
+        for name in names:
+            r = results[name]
+            print(f"round {number + 1} ({name}) {RECIPES[name]:13s}: {r['rate']:8.1f} useful tokens/s  "
+                  f"({r['tokens']} tokens in {r['seconds']:.1f}s, padding {r['padding']:.1%}), "
+                  f"final loss {r['final_loss']:.4f}", flush=True)
+        for other in ("a", "s"):
+            if "b" in results and other in results:
+                print(f"round {number + 1} (b)/({other}) : {results['b']['rate'] / results[other]['rate']:.2f}x")
+    if len(rounds) > 1:
+        print("medians over rounds:")
+        for name in names:
+            print(f"({name}) {RECIPES[name]:13s}: {statistics.median(r[name]['rate'] for r in rounds):8.1f} "
+                  "useful tokens/s")
+    for other in ("a", "s"):
+        if "b" in names and other in names:
+            ratios = [r["b"]["rate"] / r[other]["rate"] for r in rounds]
+            goal = "   (the goal is >= 2x at equal or lower final loss)" if other == "s" else ""
+            print(f"speed-up (b)/({other}) : {statistics.median(ratios):.2f}x median of "
+                  f"{', '.join(f'{x:.2f}' for x in ratios)}{goal}")
 
 
 if __name__ == "__main__":
