@@ -57,24 +57,26 @@ def splitmix64(seed: int, count: int, device: torch.device | str = "cpu") -> tor
 
 
 class _ScaleAndDrop(torch.autograd.Function):
-    """``x * scale`` with the dropped elements zeroed, and the same for the gradient.
+    """``x * scale`` times the 0/1 mask of kept elements, and the same for the gradient.
 
     Scaled first, by a Python float: a bf16 input is multiplied in fp32 and rounded
     once, exactly as in fp32 followed by autocast's cast (a bf16 copy of the scale
-    would be 0.2% off). Zeroed in place through the boolean mask: multiplying by
-    it would first copy it to the input's dtype, forward and backward.
+    would be 0.2% off). The mask is the comparison's booleans read as uint8: on a
+    CPU, multiplying by a bool tensor (or ``masked_fill_`` through one) runs 3-4x
+    slower than by the same bytes as uint8 (a 4 x 168 x 576 bf16 input: 610 and
+    490 us against 170 us).
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, dropped: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.save_for_backward(dropped)
+    def forward(ctx: Any, x: torch.Tensor, kept: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.save_for_backward(kept)
         ctx.scale = scale
-        return x.mul(scale).masked_fill_(dropped, 0)
+        return x.mul(scale).mul_(kept)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        (dropped,) = ctx.saved_tensors
-        return grad.mul(ctx.scale).masked_fill_(dropped, 0), None, None
+        (kept,) = ctx.saved_tensors
+        return grad.mul(ctx.scale).mul_(kept), None, None
 
 
 class CheapDropout(torch.nn.Module):
@@ -97,8 +99,8 @@ class CheapDropout(torch.nn.Module):
         n = x.numel()
         seed = int(torch.randint(_INT64.min, _INT64.max, (1,), dtype=torch.int64))
         words = splitmix64(seed, (n + 3) // 4, x.device)
-        dropped = words.view(torch.int16)[:n].view(x.shape) < self.threshold
-        return _ScaleAndDrop.apply(x, dropped, self.scale)
+        kept = words.view(torch.int16)[:n].view(x.shape) >= self.threshold
+        return _ScaleAndDrop.apply(x, kept.view(torch.uint8), self.scale)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
