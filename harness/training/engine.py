@@ -36,7 +36,6 @@ from harness.training.data import (
     batch_token_counts,
     tokenize_examples,
 )
-from harness.training.lora_sum import summed_in_matmul
 from harness.training.modeling import adapter_input_casting
 from harness.training.schedule import build_scheduler
 from harness.data.tokenize import IGNORE_INDEX
@@ -291,12 +290,10 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
     trainer.remove_callback(transformers.trainer_callback.ProgressCallback)
     trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
     autocast = args.bf16 or args.fp16
-    # Under autocast the adapters' inputs need no up-cast to their fp32 weights (modeling.adapter_input_casting);
-    # on a CPU, attention is faster in float32 than in bf16 (attention.py) and LoRA's output is best added
-    # inside its product (lora_sum.py).
+    # Under autocast the adapters' inputs need no up-cast to their fp32 weights (modeling.adapter_input_casting),
+    # and a CPU's attention is faster in float32 than in bf16 (attention.py).
     with (adapter_input_casting(model, enabled=not autocast),
-          float32_attention(model, enabled=autocast and args.use_cpu),
-          summed_in_matmul(model, enabled=autocast and args.use_cpu)):
+          float32_attention(model, enabled=autocast and args.use_cpu)):
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     if stats.diverged:
