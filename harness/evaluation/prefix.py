@@ -53,6 +53,8 @@ from lm_eval.models.huggingface import HFLM
 from tqdm.auto import tqdm
 from transformers import DynamicCache
 
+from harness.models.masks import custom_mask_blocker
+
 log = logging.getLogger(__name__)
 
 # Tokens per forward pass. 4096 keeps a 135M-parameter model's passes well under
@@ -77,24 +79,9 @@ def unsupported_reason(model: Any) -> str | None:
     """Why ``model`` cannot be scored from shared prefixes (None when it can).
 
     The continuation pass gives each token an explicit 4D mask over the cached
-    keys, so every layer must use plain global causal attention, through an
-    implementation that honours such a mask.
+    keys (``harness.models.masks``).
     """
-    config = getattr(model, "config", None)
-    if config is None:
-        return "it has no transformers config"
-    if getattr(config, "is_encoder_decoder", False):
-        return "it is an encoder-decoder model"
-    text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
-    layer_types = getattr(text, "layer_types", None)
-    if layer_types and any(kind != "full_attention" for kind in layer_types):
-        return f"it has non-global attention layers ({', '.join(sorted(set(layer_types)))})"
-    if getattr(text, "sliding_window", None) is not None and getattr(text, "use_sliding_window", True):
-        return "it uses sliding-window attention"
-    attention = getattr(config, "_attn_implementation", None)
-    if attention not in _SUPPORTED_ATTENTION:
-        return f"its attention implementation {attention!r} is not eager or sdpa"
-    return None
+    return custom_mask_blocker(model, _SUPPORTED_ATTENTION)
 
 
 def score_continuations(
