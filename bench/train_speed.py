@@ -9,8 +9,10 @@ Both train the same model on the same examples with the same hyper-parameters
     and transformers' docs: ``bf16=True`` (autocast) and length-grouped batches
     (``group_by_length``; ``train_sampling_strategy`` in transformers 5);
 (b) the harness engine (the ``lora`` trainer): bf16 autocast where the CPU has
-    native bf16, frozen base stored in bf16, length-grouped batches, logits only
-    at trained positions, adapters' inputs left in bf16 under autocast (PEFT's
+    native bf16, frozen base stored in bf16, length-grouped batches, each
+    micro-batch run as one packed row that computes the rows' shared prompt
+    prefix (the data's system prompt) once (``harness/training/packing.py``;
+    ``--no-packing`` turns it off), logits only at trained positions, adapters' inputs left in bf16 under autocast (PEFT's
     fp32 copy, which autocast undoes, skipped: ``modeling.adapter_input_casting``),
     and on a CPU: attention computed in float32 (``harness/training/attention.py``;
     the CPU's bf16 attention kernel is the slow one), LoRA dropout masks drawn
@@ -172,7 +174,8 @@ def harness_engine(settings: RunConfig, examples: list[Example], out: Path, *, p
     train = [r for r in rows if r["type"] == "train"]
     return {"tokens": sum(r["tokens"] for r in train), "seconds": sum(r["seconds"] for r in train),
             "losses": [r["loss"] for r in train],
-            "padding": sum(r["padding_ratio"] for r in train) / len(train)}
+            "padding": sum(r["padding_ratio"] for r in train) / len(train),
+            "computed": sum(r["computed_tokens"] for r in train)}
 
 
 RECIPES = {"a": "plain recipe", "s": "savvy recipe", "b": "harness"}
@@ -186,7 +189,8 @@ def run_recipe(name: str, args: argparse.Namespace) -> dict:
     examples = read_examples(args.data, args.examples)
     settings = RunConfig(base_model=folder, max_steps=args.steps, micro_batch_size=args.micro_batch,
                          gradient_accumulation_steps=args.accumulation, learning_rate=2e-4, warmup_steps=0,
-                         sequence_len=512, save_steps=10_000, logging_steps=5, seed=0)
+                         sequence_len=512, save_steps=10_000, logging_steps=5, seed=0,
+                         shared_prefix_packing=not args.no_packing)
     with tempfile.TemporaryDirectory() as tmp:
         if name == "b":
             result = harness_engine(settings, examples, Path(tmp) / "harness", profile=args.profile)
@@ -203,7 +207,8 @@ def in_fresh_process(name: str, args: argparse.Namespace) -> dict:
     """Run one recipe in its own Python process (so no recipe inherits another's process-wide settings)."""
     command = [sys.executable, __file__, "--recipe", name, "--model", args.model, "--examples", str(args.examples),
                "--steps", str(args.steps), "--micro-batch", str(args.micro_batch),
-               "--accumulation", str(args.accumulation), "--data", str(args.data)]
+               "--accumulation", str(args.accumulation), "--data", str(args.data),
+               *(["--no-packing"] if args.no_packing else [])]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
     if done.returncode or not lines:
@@ -225,6 +230,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds of all recipes, each recipe in a fresh process, the order reversed every "
                              "other round; ratios are taken within a round (default 1)")
+    parser.add_argument("--no-packing", action="store_true",
+                        help="(b) without shared-prefix packing (config key shared_prefix_packing: false)")
     parser.add_argument("--recipes", default="a,s,b", help="which of a, s, b to run (default all three)")
     parser.add_argument("--recipe", choices=sorted(RECIPES), help=argparse.SUPPRESS)  # one, in this process
     parser.add_argument("--profile", action="store_true",
@@ -239,6 +246,7 @@ def main() -> None:
         parser.error(f"--recipes: choose from a, s, b (got {args.recipes!r})")
     print(f"model {args.model}, {args.examples} examples, {args.steps} steps of "
           f"{args.micro_batch}x{args.accumulation}, torch threads {torch.get_num_threads()}, "
+          f"(b) {'without' if args.no_packing else 'with'} shared-prefix packing, "
           f"{args.rounds} round(s), each recipe in a fresh process")
     if args.profile:  # in this process, (b) last: its process-wide settings must not reach the others
         args.rounds, names = 1, [name for name in RECIPES if name in names]
@@ -253,7 +261,8 @@ def main() -> None:
         for name in names:
             r = results[name]
             print(f"round {number + 1} ({name}) {RECIPES[name]:13s}: {r['rate']:8.1f} useful tokens/s  "
-                  f"({r['tokens']} tokens in {r['seconds']:.1f}s, padding {r['padding']:.1%}), "
+                  f"({r['tokens']} tokens in {r['seconds']:.1f}s, padding {r['padding']:.1%}"
+                  + (f", {r['computed']} positions computed" if "computed" in r else "") + "), "
                   f"final loss {r['final_loss']:.4f}", flush=True)
         for other in ("a", "s"):
             if "b" in results and other in results:

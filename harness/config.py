@@ -212,6 +212,9 @@ class RunConfig(Strict):
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     gradient_checkpointing: bool = False
+    # Run each micro-batch as one packed row that computes the prompt prefix its rows
+    # share (e.g. the system prompt) once; only where that is cheaper (harness/training/packing.py).
+    shared_prefix_packing: bool = True
     bf16: bool | Literal["auto"] = "auto"
     fp16: bool = False
     tf32: bool | None = None

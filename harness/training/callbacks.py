@@ -33,6 +33,7 @@ class StepStats:
 
     real_tokens: int = 0
     padded_tokens: int = 0
+    computed_tokens: int = 0  # token positions run through the model: padded, or packed (packing.py)
     penalty: float | None = None
     bad: bool = False
     skipped: bool = False
@@ -45,7 +46,7 @@ class StepStats:
     last_eval_step: int = -1
 
     def start_step(self) -> None:
-        self.real_tokens = self.padded_tokens = 0
+        self.real_tokens = self.padded_tokens = self.computed_tokens = 0
         self.penalty = None
         self.bad = self.skipped = False
 
@@ -113,7 +114,8 @@ class MetricsWriter(TrainerCallback):
         self._clock = now
         stats = self.stats
         # Every rank logs each step, so every rank joins this sum: the step's tokens on all ranks.
-        stats.real_tokens, stats.padded_tokens = distributed.sum_over_ranks([stats.real_tokens, stats.padded_tokens])
+        stats.real_tokens, stats.padded_tokens, stats.computed_tokens = distributed.sum_over_ranks(
+            [stats.real_tokens, stats.padded_tokens, stats.computed_tokens])
         self.stats.run_tokens += stats.real_tokens
         if not stats.skipped:
             task_loss = float(logs["loss"]) - (stats.penalty or 0.0)
@@ -129,6 +131,7 @@ class MetricsWriter(TrainerCallback):
             "tokens": stats.real_tokens,
             "tokens_per_s": round(stats.real_tokens / seconds, 2),
             "padding_ratio": round(1 - stats.real_tokens / stats.padded_tokens, 4) if stats.padded_tokens else 0.0,
+            "computed_tokens": stats.computed_tokens,
             "penalty": stats.penalty,
             "skipped": stats.skipped,
             "seconds": round(seconds, 4),

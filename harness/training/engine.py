@@ -26,7 +26,8 @@ from harness import distributed
 from harness.api import TrainingRecord, TrainRequest, UsageError
 from harness.training import checkpoints
 from harness.training.allocator import reuse_freed_memory
-from harness.training.attention import float32_attention
+from harness.models.masks import custom_mask_blocker
+from harness.training.attention import FLOAT32_SDPA, float32_attention
 from harness.training.arguments import plan_steps, training_arguments
 from harness.training.callbacks import EvaluationCallback, MetricsWriter, NonFiniteGuard, ProgressPrinter, StepStats
 from harness.training.data import (
@@ -37,10 +38,13 @@ from harness.training.data import (
     tokenize_examples,
 )
 from harness.training.modeling import adapter_input_casting
+from harness.training.packing import LayerCost, PackedBatch, pack_shared_prefix, trained_positions
 from harness.training.schedule import build_scheduler
-from harness.data.tokenize import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
+
+# Attention implementations a packed row's 4D mask can be given to (packing.py).
+PACKABLE_ATTENTION = {None, "eager", "sdpa", FLOAT32_SDPA}
 
 ExtraLoss = Callable[[Any], torch.Tensor]
 
@@ -95,10 +99,27 @@ class HarnessTrainer(transformers.Trainer):
 
     def _supports_logits_to_keep(self, model: Any) -> bool:
         if not hasattr(self, "_logits_to_keep_ok"):
-            inner = self.accelerator.unwrap_model(model)
-            inner = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
-            self._logits_to_keep_ok = "logits_to_keep" in inspect.signature(inner.forward).parameters
+            self._logits_to_keep_ok = "logits_to_keep" in inspect.signature(_causal_lm(self, model).forward).parameters
         return self._logits_to_keep_ok
+
+    def _packing_cost(self, model: Any) -> LayerCost | None:
+        """The model's per-layer cost when micro-batches may be packed (packing.py), else None; once per run."""
+        if not hasattr(self, "_packing"):
+            self._packing = None
+            inner = _causal_lm(self, model)
+            if getattr(self.settings, "shared_prefix_packing", True):
+                blocker = custom_mask_blocker(inner, PACKABLE_ATTENTION)
+                if blocker is None:
+                    self._packing = LayerCost.of(inner.config)
+                else:
+                    log.info("shared_prefix_packing: micro-batches stay padded, because %s", blocker)
+        return self._packing
+
+    def _packed(self, model: Any, inputs: dict[str, Any]) -> PackedBatch | None:
+        cost = self._packing_cost(model)
+        if cost is None or set(inputs) != {"input_ids", "attention_mask", "labels"}:
+            return None  # other inputs (e.g. token_type_ids) would need packing too
+        return pack_shared_prefix(inputs["input_ids"], inputs["attention_mask"], inputs["labels"], cost)
 
     def _trained_positions_loss(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any) -> torch.Tensor:
         """The causal-LM loss with logits computed only where a label is trained.
@@ -107,15 +128,24 @@ class HarnessTrainer(transformers.Trainer):
         padding) carry no loss, yet the vocabulary projection and a float32
         cross-entropy over ~50k classes are the costliest per-token work on a
         small model. Same value as the model's own loss: summed over trained
-        tokens, divided by the tokens in the whole accumulated batch.
+        tokens, divided by the tokens in the whole accumulated batch. Where the
+        rows share a prompt prefix, the micro-batch runs as one packed row that
+        computes the prefix once (packing.py).
         """
-        labels = inputs["labels"]
-        targets = labels[:, 1:]
-        keep = torch.zeros_like(labels, dtype=torch.bool)
-        keep[:, :-1] = targets != IGNORE_INDEX
-        model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
-        logits = model(**model_inputs, logits_to_keep=keep).logits
-        selected = targets[keep[:, :-1]]
+        packed = self._packed(model, inputs)
+        if packed is not None:
+            self.stats.computed_tokens += packed.tokens
+            logits = model(input_ids=packed.input_ids, position_ids=packed.position_ids,
+                           attention_mask=packed.attention_mask(_additive_mask_dtype(_causal_lm(self, model))),
+                           logits_to_keep=packed.trained).logits
+            selected = packed.targets
+        else:
+            labels = inputs["labels"]
+            self.stats.computed_tokens += labels.numel()
+            keep = trained_positions(labels)
+            model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+            logits = model(**model_inputs, logits_to_keep=keep).logits
+            selected = labels[:, 1:][keep[:, :-1]]
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(), selected, reduction="sum")
         if num_items_in_batch is None:
@@ -133,6 +163,8 @@ class HarnessTrainer(transformers.Trainer):
                 and self._supports_logits_to_keep(model)):
             result = self._trained_positions_loss(model, inputs, num_items_in_batch)
         else:
+            if model.training and "input_ids" in inputs:
+                self.stats.computed_tokens += inputs["input_ids"].numel()
             result = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                           num_items_in_batch=num_items_in_batch)
         if self.extra_loss is None or not model.training:
@@ -187,6 +219,20 @@ class HarnessTrainer(transformers.Trainer):
                 best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True,
             )
         distributed.barrier()  # no rank reads a checkpoint (the best one, at the end) before it is in place
+
+
+def _causal_lm(trainer: HarnessTrainer, model: Any) -> Any:
+    """The transformers model under any DDP and PEFT wrapping (its config and forward signature)."""
+    inner = trainer.accelerator.unwrap_model(model)
+    return inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+
+
+def _additive_mask_dtype(model: Any) -> torch.dtype | None:
+    """Eager attention adds its mask to the scores, in their dtype; SDPA takes a boolean mask (None)."""
+    if getattr(model.config, "_attn_implementation", None) not in (None, "eager"):
+        return None
+    device = next(model.parameters()).device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else model.dtype
 
 
 def _save_final(trainer: HarnessTrainer, tokenizer: Any, target: Path) -> Path:
