@@ -500,6 +500,7 @@ HELPERS: dict[str, str] = {
     "comparison_row": "harness.evaluation.gate",
     "markdown_table": "harness.evaluation.gate",
     "STATUS_LABELS": "harness.evaluation.gate",
+    "group_above_threshold": "harness.evaluation.breakdown",
 }
 
 

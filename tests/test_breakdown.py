@@ -186,3 +186,21 @@ def test_offline_mmlu_details_give_subjects_questions_and_gold_letters(harness_a
     arc = arc_cls(arc_cls.Options()).item_details(["0"])["0"]
     assert arc.group is None and arc.text == "Question: Which technology was developed most recently?\nAnswer:"
     assert arc.answer == "cellular telephone"
+
+
+def test_a_group_is_flagged_only_with_enough_items_and_its_whole_interval_at_or_above_the_threshold(capsys):
+    from harness.commands.compare_models import print_breakdown
+
+    def row(low, too_few=False):
+        return {"group": "g", "n": 12, "relative": 9.0, "relative_ci": {"low": low, "high": 20.0},
+                "too_few_items": too_few}
+
+    assert breakdown.group_above_threshold(row(5.0), 5.0)
+    assert not breakdown.group_above_threshold(row(4.9), 5.0)
+    assert not breakdown.group_above_threshold(row(None), 5.0)  # no interval (e.g. a zero base)
+    assert not breakdown.group_above_threshold(row(30.0, too_few=True), 5.0)
+    # compare-models prints the same rule as the reports apply
+    print_breakdown({"benchmarks": {"b": {"flips": None, "groups": [row(6.0)]}}}, threshold=5.0)
+    print_breakdown({"benchmarks": {"c": {"flips": None, "groups": [row(4.0)]}}}, threshold=5.0)
+    flagged, plain = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert "whole CI at or above the threshold" in flagged and "whole CI" not in plain

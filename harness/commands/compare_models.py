@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.api import UsageError
 from harness.commands.eval import add_benchmark_arguments, limit_of, selected_benchmarks
-from harness.evaluation.breakdown import round_breakdown
+from harness.evaluation.breakdown import group_above_threshold, round_breakdown
 from harness.evaluation.scoring import ResultCache, Scorer, load_eval_model, merge_adapter
 from harness.evaluation.gate import EXIT_CODES, STATUS_LABELS
 from harness.evaluation.judging import JudgeSettings, judge
@@ -81,7 +81,7 @@ def print_breakdown(breakdown: dict, threshold: float) -> None:
         if groups:
             parts.append("largest group regressions: " + ", ".join(
                 f"{g['group']} {g['relative']:+.1f}% [{g['relative_ci']['low']:+.1f}, {g['relative_ci']['high']:+.1f}] "
-                f"n={g['n']}" + (" (whole CI at or above the threshold)" if g["relative_ci"]["low"] >= threshold else "")
+                f"n={g['n']}" + (" (whole CI at or above the threshold)" if group_above_threshold(g, threshold) else "")
                 for g in groups))
         if parts:
             lines.append(f"  {name:<26} " + "; ".join(parts))

@@ -72,6 +72,12 @@ def group_comparisons(
     return sorted(rows, key=_largest_first)
 
 
+def group_above_threshold(row: Mapping[str, Any], threshold: float) -> bool:
+    """A group row is flagged when it has enough items and its whole interval lies at or above ``threshold``."""
+    low = row["relative_ci"]["low"]
+    return not row.get("too_few_items") and low is not None and low >= threshold
+
+
 def _largest_first(row: dict[str, Any]) -> tuple[bool, float, str]:
     relative = row["relative"]
     known = relative is not None and math.isfinite(relative)

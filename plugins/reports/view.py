@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.api import comparison_row
+from harness.api import comparison_row, group_above_threshold
 
 RESULTS_SCHEMA = "harness.results/1"
 
@@ -57,7 +57,7 @@ def breakdown_rows(saved: dict[str, Any], threshold: float) -> list[dict[str, An
                 "forgetting_pct": _num(g["relative"]), "forgetting_ci_pct": [low, high],
                 "p_value": _num(g.get("p_value")), "worse": g.get("worse"), "better": g.get("better"),
                 "too_few_items": bool(g.get("too_few_items")),
-                "above_threshold": not g.get("too_few_items") and low is not None and low >= threshold,
+                "above_threshold": group_above_threshold({**g, "relative_ci": {"low": low}}, threshold),
             })
         flips = b.get("flips")
         rows.append({
