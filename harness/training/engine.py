@@ -107,7 +107,7 @@ class HarnessTrainer(transformers.Trainer):
         if not hasattr(self, "_packing"):
             self._packing = None
             inner = _causal_lm(self, model)
-            if getattr(self.settings, "shared_prefix_packing", True):
+            if self.settings.shared_prefix_packing:
                 blocker = custom_mask_blocker(inner, PACKABLE_ATTENTION)
                 if blocker is None:
                     self._packing = LayerCost.of(inner.config)

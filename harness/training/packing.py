@@ -130,33 +130,27 @@ def pack_shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor, la
         return None  # not right-padded
     trained = trained_positions(labels)
     prefix = shared_prefix_length(input_ids, attention_mask, trained)
-    lengths = row_lengths.tolist()
-    tokens = prefix + sum(n - prefix for n in lengths)
+    tokens = prefix + int(row_lengths.sum()) - rows * prefix
     if prefix == 0 or tokens > MAX_PACKED_TOKENS or cost.packed(tokens) > WORTH_PACKING * cost.padded(rows, width):
         return None
 
+    # The packed row: row 0's first ``prefix`` columns, then every row's own real tokens, row by row.
+    own = real.clone()
+    own[:, :prefix] = False
+    columns = torch.arange(width, device=real.device).expand(rows, width)
+    row_numbers = torch.arange(1, rows + 1, device=real.device)[:, None].expand(rows, width)
+    position = torch.cat([columns[0, :prefix], columns[own]])
+    owner = torch.cat([torch.zeros_like(columns[0, :prefix]), row_numbers[own]])  # 0: the prefix
+    # A token sees earlier positions of its own row, and the prefix, which precedes every row.
+    visible = (position[None, :] <= position[:, None]) & ((owner[None, :] == owner[:, None]) | (owner[None, :] == 0))
     targets_full = torch.full_like(labels, IGNORE_INDEX)
     targets_full[:, :-1] = labels[:, 1:]
-    device = input_ids.device
-    ids, positions, owners, keep, targets = [input_ids[0, :prefix]], [torch.arange(prefix, device=device)], \
-        [torch.zeros(prefix, dtype=torch.long, device=device)], [trained[0, :prefix]], []
-    for row, length in enumerate(lengths):
-        own = slice(prefix, length)
-        ids.append(input_ids[row, own])
-        positions.append(torch.arange(prefix, length, device=device))
-        owners.append(torch.full((length - prefix,), row + 1, dtype=torch.long, device=device))
-        keep.append(trained[row, own])
-        targets.append(targets_full[row, own][trained[row, own]])
-    position = torch.cat(positions)
-    owner = torch.cat(owners)
-    # A token sees earlier positions of its own row, and the prefix (owner 0), which precedes every row.
-    visible = (position[None, :] <= position[:, None]) & ((owner[None, :] == owner[:, None]) | (owner[None, :] == 0))
     return PackedBatch(
-        input_ids=torch.cat(ids)[None],
+        input_ids=torch.cat([input_ids[0, :prefix], input_ids[own]])[None],
         position_ids=position[None],
         visible=visible,
-        trained=torch.cat(keep)[None],
-        targets=torch.cat(targets),
+        trained=torch.cat([trained[0, :prefix], trained[own]])[None],
+        targets=targets_full[trained],  # row by row, as the padded batch selects them
         prefix_length=prefix,
         rows=rows,
     )
