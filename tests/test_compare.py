@@ -67,7 +67,8 @@ def test_ray_executor_gives_the_same_table(compare_config, tmp_path, monkeypatch
     # cache so the Ray run computes everything itself rather than reading the local run's results.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "ray-cache"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a new instance even where another process left a cluster running
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         distributed = run_comparison(spec, tmp_path / "ray", executor="ray", harness_factory=make_harness, progress=False)
     finally:
