@@ -134,14 +134,14 @@ class HarnessTrainer(transformers.Trainer):
         """
         packed = self._packed(model, inputs)
         if packed is not None:
-            self.stats.computed_tokens += packed.tokens
+            # the packed row replaces the padded batch training_step counted
+            self.stats.computed_tokens -= inputs["input_ids"].numel() - packed.tokens
             logits = model(input_ids=packed.input_ids, position_ids=packed.position_ids,
                            attention_mask=packed.attention_mask(_additive_mask_dtype(_causal_lm(self, model))),
                            logits_to_keep=packed.trained).logits
             selected = packed.targets
         else:
             labels = inputs["labels"]
-            self.stats.computed_tokens += labels.numel()
             keep = trained_positions(labels)
             model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
             logits = model(**model_inputs, logits_to_keep=keep).logits
@@ -163,8 +163,6 @@ class HarnessTrainer(transformers.Trainer):
                 and self._supports_logits_to_keep(model)):
             result = self._trained_positions_loss(model, inputs, num_items_in_batch)
         else:
-            if model.training and "input_ids" in inputs:
-                self.stats.computed_tokens += inputs["input_ids"].numel()
             result = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                           num_items_in_batch=num_items_in_batch)
         if self.extra_loss is None or not model.training:
@@ -183,6 +181,7 @@ class HarnessTrainer(transformers.Trainer):
         real, padded = batch_token_counts(inputs)
         self.stats.real_tokens += real
         self.stats.padded_tokens += padded
+        self.stats.computed_tokens += padded  # less what packing saves (compute_loss)
         loss = super().training_step(model, inputs, num_items_in_batch)
         if not torch.isfinite(loss).all():
             self.stats.bad = True
