@@ -93,10 +93,10 @@ def worker(model_spec: str, task: str, doc_ids: list[int], dtype: str, device: s
 
 def zero_shot_task(task: str):
     """``task`` loaded as harness's lm_eval benchmark plugin loads it: zero-shot, lm-eval's few-shot seed."""
-    from harness_plugins.benchmarks.lm_eval_tasks import _leaf_tasks
+    from harness_plugins.benchmarks.lm_eval_tasks import _loaded_leaves
     from harness_plugins.benchmarks.offline_suite import materialize_tasks
 
-    leaf = _leaf_tasks(task, str(materialize_tasks()))[task]
+    leaf = _loaded_leaves(task, (str(materialize_tasks()),))[task]
     leaf.set_config(key="num_fewshot", value=0)
     leaf.set_fewshot_seed(seed=FEWSHOT_SEED)
     return leaf
@@ -176,7 +176,8 @@ def compare(model_spec: str, tasks: list[str], limit: int, seed: int, batch_size
             device: str = "cpu", log=None) -> dict:
     """Run both sides on every task; return the per-task reports and the numbers the table needs."""
     from harness.models.loading import local_folder, resolve_model
-    from harness_plugins.benchmarks.lm_eval_tasks import _NORMALISED
+    from harness_plugins.benchmarks.lm_eval_specs import default_metric, read_task
+    from harness_plugins.benchmarks.offline_suite import materialize_tasks
 
     folder = local_folder(resolve_model(model_spec))  # converts a GGUF once, before any timing
     reports = []
@@ -185,7 +186,7 @@ def compare(model_spec: str, tasks: list[str], limit: int, seed: int, batch_size
         cli = run_cli(folder, task, doc_ids, dtype, device, batch_size)
         if set(harness.outcomes) != set(cli.outcomes):
             raise RuntimeError(f"{task}: the two sides scored different documents")
-        metric = "acc_norm" if task.removeprefix("offline_") in _NORMALISED else "acc"
+        metric = default_metric(task, read_task(task, (str(materialize_tasks()),)))
         report = TaskReport(task, metric, harness, cli,
                             sorted(d for d in doc_ids if harness.outcomes[d] != cli.outcomes[d]))
         reports.append(report)

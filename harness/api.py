@@ -303,6 +303,15 @@ class Benchmark(Component):
         """Identifies what is measured (task definition, scoring); part of the cache key."""
         raise NotImplementedError
 
+    def configuration_problems(self) -> list[str]:
+        """What is wrong with this benchmark as configured, found without a model or its data.
+
+        ``harness validate`` and every command that scores call it before any model
+        loads, so a metric the task does not produce fails in a second, not after an
+        hour of generation. Empty when nothing is wrong (the default).
+        """
+        return []
+
     def item_ids(self) -> list[str]:
         """Every item this benchmark can score (stable, unique ids; any order)."""
         raise NotImplementedError

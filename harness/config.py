@@ -96,6 +96,10 @@ class Benchmarks(Strict):
     max_items: int = Field(800, ge=10)
     seed: int = 1234
     batch_size: int = Field(8, ge=1)
+    # Options every benchmark of the run takes where its own options have the key (a
+    # benchmark's own options win): e.g. {apply_chat_template: true} for every lm-eval task
+    # of the suite, or include_path, a folder of task YAMLs that override lm-eval's by name.
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _looks_fit(self) -> Benchmarks:

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from harness.api import UsageError
-from harness.commands.eval import add_benchmark_arguments, limit_of, selected_benchmarks
+from harness.commands.eval import add_benchmark_arguments, fixed_batch_size, limit_of, selected_benchmarks
 from harness.evaluation.breakdown import group_above_threshold, round_breakdown
 from harness.evaluation.scoring import ResultCache, Scorer, load_eval_model, merge_adapter
 from harness.evaluation.gate import EXIT_CODES, STATUS_LABELS
@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         # Two models in memory: the sequential verdict extends both samples look by look.
         candidate_model = load_eval_model(args.candidate, adapter=args.adapter, device=args.device, dtype=args.dtype)
-    base = Scorer(base_model, batch_size=args.batch_size, cache=cache)
-    candidate = Scorer(candidate_model, batch_size=args.batch_size, cache=cache)
+    base = Scorer(base_model, batch_size=fixed_batch_size(args), cache=cache)
+    candidate = Scorer(candidate_model, batch_size=fixed_batch_size(args), cache=cache)
     general = [b for b in benchmarks if b.role != "domain"]
     domain = [b for b in benchmarks if b.role == "domain"]
     judgement = judge(base, candidate, general, domain, settings, say=print)

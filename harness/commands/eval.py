@@ -22,36 +22,84 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
                         help="any lm-eval task or group, as lm-eval's CLI takes it (repeatable)")
     parser.add_argument("--include-path", metavar="DIR", help="a folder of extra lm-eval task YAMLs (for --task)")
     parser.add_argument("--num-fewshot", type=int, metavar="N", help="few-shot examples for --task (lm-eval's flag)")
+    # lm-eval's evaluation conventions, with its CLI's meanings and defaults; they apply to
+    # --task and to every lm-eval benchmark of --suite / --benchmark that takes them.
+    parser.add_argument("--metric", metavar="NAME", help="the per-item metric, as the task logs it "
+                        "(default: the task's own convention, e.g. exact_match for BBH)")
+    parser.add_argument("--filter", metavar="NAME", help="lm-eval filter whose output is scored "
+                        "(e.g. strict-match, flexible-extract; default: the task's first)")
+    parser.add_argument("--apply-chat-template", nargs="?", const=True, default=None, metavar="TEMPLATE",
+                        help="pose prompts through the tokenizer's chat template (or the named one)")
+    parser.add_argument("--fewshot-as-multiturn", nargs="?", const=True, default=None,
+                        type=lambda value: value.lower() in ("true", "1", "yes"), metavar="BOOL",
+                        help="few-shot examples as turns of the conversation (default: on with the chat template)")
+    parser.add_argument("--system-instruction", metavar="TEXT", help="a system instruction before every prompt")
     parser.add_argument("--limit", type=int, default=200, help="items per benchmark, sampled with --seed (0 = all)")
     parser.add_argument("--seed", type=int, default=1234, help="item sampling seed (same seed, same items)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=_batch_size, default=8, help="items per batch, or auto (lm-eval's)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     parser.add_argument("--no-cache", action="store_true", help="score again even if cached results exist")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
 
 
+def _batch_size(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number or auto") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return size
+
+
+# Flag -> the lm-eval benchmarks' option of the same meaning.
+_CONVENTION_FLAGS = {"metric": "metric", "filter": "filter", "apply_chat_template": "apply_chat_template",
+                     "fewshot_as_multiturn": "fewshot_as_multiturn", "system_instruction": "system_instruction"}
+
+
 def selected_benchmarks(harness: Harness, args: argparse.Namespace) -> list[Benchmark]:
-    """The benchmarks named by --suite, --benchmark and --task, validated before any model loads."""
+    """The benchmarks named by --suite, --benchmark and --task, checked before any model loads."""
     names = list(harness.suite(args.suite).benchmarks) if args.suite else []
     names += [n for n in args.benchmark if n not in names]
     tasks = list(dict.fromkeys(getattr(args, "task", [])))
     if not names and not tasks:
         raise UsageError("name what to evaluate: --suite NAME, --benchmark NAME or --task NAME")
-    if args.limit < 0 or args.batch_size < 1:
-        raise UsageError("--limit must be >= 0 and --batch-size >= 1")
+    if args.limit < 0:
+        raise UsageError("--limit must be >= 0")
     if (args.include_path or args.num_fewshot is not None) and not tasks:
         raise UsageError("--include-path and --num-fewshot apply to --task (lm-eval tasks)")
     if args.include_path and not Path(args.include_path).is_dir():
         raise UsageError(f"--include-path {args.include_path}: not a folder")
-    benchmarks = instantiate(harness, names)
+    conventions = {option: getattr(args, flag) for flag, option in _CONVENTION_FLAGS.items()
+                   if getattr(args, flag, None) is not None}
+    if isinstance(args.batch_size, str):
+        conventions["batch_size"] = args.batch_size
+    benchmarks = []
+    for name in names:
+        fields = harness.benchmark(name).Options.model_fields
+        taken = {k: v for k, v in conventions.items() if k in fields}
+        benchmarks += instantiate(harness, [name], {name: taken})
     generic = harness.benchmark("lm_eval")
     for task in tasks:
-        options = {"task": task, "include_path": args.include_path, "num_fewshot": args.num_fewshot}
-        (benchmark,) = instantiate(harness, [generic.name], {generic.name: options})
-        benchmark.item_ids()  # an unknown task or missing data fails here, before any model loads
-        benchmarks.append(benchmark)
+        options = {"task": task, "include_path": args.include_path, "num_fewshot": args.num_fewshot, **conventions}
+        benchmarks += instantiate(harness, [generic.name], {generic.name: options})
+    refused = [f"{flag} applies to lm-eval benchmarks; none of these takes it" for flag in conventions
+               if not any(flag in type(b.options).model_fields for b in benchmarks)]
+    problems = refused + [f"{b.name}: {p}" for b in benchmarks for p in b.configuration_problems()]
+    if problems:
+        raise UsageError("\n".join(problems))
+    for benchmark in benchmarks:
+        if hasattr(benchmark, "task"):
+            benchmark.item_ids()  # documents that cannot be reached fail here, before any model loads
     return benchmarks
+
+
+def fixed_batch_size(args: argparse.Namespace) -> int:
+    """The batch size of benchmarks that do not size their own (lm-eval's take ``auto`` as an option)."""
+    return 8 if isinstance(args.batch_size, str) else args.batch_size
 
 
 def limit_of(args: argparse.Namespace) -> int | None:
@@ -67,7 +115,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def format_row(result: BenchmarkResult, seed: int) -> str:
-    scale = 100.0 if result.metric != "loss" else 1.0
+    # Fractions (accuracy, exact match) print as percentages; a loss or a log-likelihood as it is.
+    scale = 100.0 if all(0.0 <= i.score <= 1.0 for i in result.items) else 1.0
     ci = mean_interval([i.score for i in result.items], seed=seed)
     cached = " (cached)" if result.extra.get("cached") else ""
     return (f"{result.benchmark:<28} {result.metric:<9} {result.n:>5} {result.score * scale:>7.2f} "
@@ -88,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model = load_eval_model(args.model, adapter=args.adapter, device=args.device, dtype=args.dtype)
     loaded = time.perf_counter()
-    results = evaluate(model, benchmarks, limit=limit_of(args), seed=args.seed, batch_size=args.batch_size,
+    results = evaluate(model, benchmarks, limit=limit_of(args), seed=args.seed, batch_size=fixed_batch_size(args),
                        cache=False if args.no_cache else ResultCache())
     done = time.perf_counter()
     print(f"model {model.name}  weights {model.fingerprint[:12]}  {model.dtype} on {model.device}  "

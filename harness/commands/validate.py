@@ -25,6 +25,15 @@ def _is_compare_config(path: str) -> bool:
     return isinstance(data, dict) and "strategies" in data
 
 
+def measured(benchmark) -> str:
+    """``bbh (exact_match after get-answer)``: what a benchmark will compare, where it says."""
+    metric, chosen = getattr(benchmark, "metric", None), getattr(benchmark, "filter", None)
+    if not isinstance(metric, str):
+        return benchmark.name
+    after = f" after {chosen}" if isinstance(chosen, str) and chosen != "none" else ""
+    return f"{benchmark.name} ({metric}{after})"
+
+
 def run(args: argparse.Namespace) -> int:
     harness = load_harness(disable=args.disable)
     if _is_compare_config(args.config):
@@ -36,15 +45,16 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, harness)
     from harness.loop.runner import build_components
 
-    build_components(config, harness)  # duplicate benchmarks, a trainer that cannot run here
+    components = build_components(config, harness)  # duplicate benchmarks, bad metrics, a trainer that cannot run here
     print(f"OK: {args.config}")
     print(f"  base model : {config.base_model}")
     trainer = config.trainer
     print(f"  trainer    : {trainer.name} ({harness.catalogs['trainer'].owners[harness.trainer(trainer.name).name]})")
     bench = config.benchmarks
-    general = [b.name for b in bench.general] or (harness.suite(bench.suite).benchmarks if bench.suite else [])
-    print(f"  general    : {', '.join(general) or '(none)'}" + (f"  [suite {bench.suite}]" if bench.suite else ""))
-    print(f"  domain     : {', '.join(b.name for b in bench.domain) or '(none)'}")
+    general = [measured(b) for b in components.general]
+    print(f"  general    : {', '.join(general) or '(none)'}"
+          + (f"  [suite {bench.suite}]" if bench.suite and not bench.general else ""))
+    print(f"  domain     : {', '.join(measured(b) for b in components.domain) or '(none)'}")
     print(f"  mixer      : {config.mitigation.mixer.name}, shares {config.mitigation.schedule}")
     print(f"  policy     : {config.mitigation.policy.name}")
     forgetting = config.forgetting

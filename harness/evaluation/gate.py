@@ -97,7 +97,7 @@ def comparison_row(c: dict[str, Any], threshold: float, policy: str, role: str) 
         "difference": _num(c["difference"]),
         "difference_ci": [_num(c["difference_ci"]["low"]), _num(c["difference_ci"]["high"])],
         "p_value": _num(c["p_value"]),
-        "p_test": "mcnemar" if c.get("p_is_mcnemar", True) else "sign",
+        "p_test": c.get("p_test") or ("mcnemar" if c.get("p_is_mcnemar", True) else "sign"),
         "worse": c.get("worse"),
         "better": c.get("better"),
         "status": status_of(c, threshold, policy) if role == "general" else (c.get("status") or _saved_gain(c)),

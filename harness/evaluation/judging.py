@@ -136,7 +136,7 @@ def _fixed(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: Judg
     comparison.ci_method = f"paired bootstrap, {settings.confidence:.0%}"
     _apply_chance(comparison, b, settings)
     if settings.corrected and comparison.chance is not None:
-        _correct_for_chance(comparison, b, c, settings)
+        _correct_for_chance(comparison, b, c, benchmark, settings)
     if comparison.status != "uninformative":
         comparison.status = stats.status_of(comparison, settings.threshold, settings.policy)
     return comparison, b, c
@@ -164,7 +164,7 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
         c = candidate.score(benchmark, ids)
         xb, xf = [i.score for i in b.items], [i.score for i in c.items]
         chance = [i.chance or 0.0 for i in b.items] if settings.corrected else None
-        moments = sequential.Moments.of(xb, xf, chance)
+        moments = sequential.Moments.of(xb, xf, chance, higher_is_better=benchmark.higher_is_better)
         critical = sequential.critical_value(bounds[k], n)
         if chance_reason:
             status = "uninformative"
@@ -220,10 +220,16 @@ def _chance_check(base: BenchmarkResult, settings: JudgeSettings) -> str:
     One-sided exact binomial test of the base's correct count against the items'
     mean chance level, at ``1 - confidence``. Needs binary scores and known chance.
     """
-    if not base.items or any(i.chance is None for i in base.items):
+    if not base.items:
         return ""
     scores = [i.score for i in base.items]
     if any(s not in (0.0, 1.0) for s in scores):
+        return ""
+    if not any(scores):
+        # Whatever guessing would score (unknown for a generated answer), a base that gets no
+        # item right has nothing to forget, and its relative forgetting has no denominator.
+        return f"base gets none of the {len(scores)} items right: there is nothing it could forget"
+    if any(i.chance is None for i in base.items):
         return ""
     chance = sum(i.chance for i in base.items) / len(base.items)  # type: ignore[misc]
     correct = int(sum(scores))
@@ -235,10 +241,11 @@ def _chance_check(base: BenchmarkResult, settings: JudgeSettings) -> str:
 
 
 def _correct_for_chance(comparison: stats.Comparison, b: BenchmarkResult, c: BenchmarkResult,
-                        settings: JudgeSettings) -> None:
+                        benchmark: Benchmark, settings: JudgeSettings) -> None:
     """Point/strict with ``above_chance``: the chance-corrected estimate and its (Fieller) 95% CI."""
     chance = [i.chance or 0.0 for i in b.items]
-    moments = sequential.Moments.of([i.score for i in b.items], [i.score for i in c.items], chance)
+    moments = sequential.Moments.of([i.score for i in b.items], [i.score for i in c.items], chance,
+                                    higher_is_better=benchmark.higher_is_better)
     from statistics import NormalDist
 
     z = NormalDist().inv_cdf(1 - settings.alpha)

@@ -183,14 +183,27 @@ class Moments:
     bf: float
     bc: float
     fc: float
+    # Scores other than 0/1 (a graded metric, a log-likelihood): no pseudo-items, whose 0/1
+    # values would bias a mean on another scale.
+    graded: bool = False
 
     @classmethod
-    def of(cls, base: Sequence[float], candidate: Sequence[float], chance: Sequence[float] | None = None) -> Moments:
+    def of(cls, base: Sequence[float], candidate: Sequence[float], chance: Sequence[float] | None = None,
+           *, higher_is_better: bool = True) -> Moments:
+        """The moments of paired scores; for a lower-is-better metric, of the scores that test it.
+
+        Lower is better: forgetting is ``(p_f - p_b) / p_b``, which is the higher-is-better
+        formula applied to the candidate ``2 x_b - x_f`` (same differences, sign flipped),
+        so every test, interval and re-judgement below holds unchanged.
+        """
         xb = np.asarray(base, dtype=np.float64)
         xf = np.asarray(candidate, dtype=np.float64)
+        if not higher_is_better:
+            xf = 2 * xb - xf
         xc = np.zeros_like(xb) if chance is None else np.asarray(chance, dtype=np.float64)
+        graded = not bool(np.isin(xb, (0.0, 1.0)).all() and np.isin(xf, (0.0, 1.0)).all())
         return cls(int(xb.size), float(xb.sum()), float(xf.sum()), float(xc.sum()), float(xb @ xb),
-                   float(xf @ xf), float(xc @ xc), float(xb @ xf), float(xb @ xc), float(xf @ xc))
+                   float(xf @ xf), float(xc @ xc), float(xb @ xf), float(xb @ xc), float(xf @ xc), graded)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -202,6 +215,8 @@ class Moments:
         it would "decide" from ten identical answers; the pseudo-items keep the
         variance honest at small n and vanish in weight as n grows.
         """
+        if self.graded:
+            return self
         chance = self.c / self.n if self.n else 0.0
         out = self
         for b, f in ((1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0)):
@@ -211,7 +226,7 @@ class Moments:
     def _plus(self, b: float, f: float, c: float, weight: float) -> Moments:
         return Moments(self.n + weight, self.b + weight * b, self.f + weight * f, self.c + weight * c,
                        self.bb + weight * b * b, self.ff + weight * f * f, self.cc + weight * c * c,
-                       self.bf + weight * b * f, self.bc + weight * b * c, self.fc + weight * f * c)
+                       self.bf + weight * b * f, self.bc + weight * b * c, self.fc + weight * f * c, self.graded)
 
     # y = d + t * e with d = f - b and e = b - c (c = 0 unless chance-corrected)
     def _de(self, corrected: bool) -> tuple[float, float, float, float, float]:

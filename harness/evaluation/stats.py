@@ -54,11 +54,12 @@ class Comparison:
     difference_ci: Interval
     relative: float
     relative_ci: Interval
-    p_value: float  # exact McNemar (binary scores) / sign test (graded scores)
+    p_value: float  # exact McNemar (binary scores) / paired t-test (graded or continuous scores)
     worse: int  # items where the candidate scored worse than the base
     better: int  # items where the candidate scored better
     higher_is_better: bool = True
-    p_is_mcnemar: bool = True  # False: graded scores, so p_value is the sign test
+    p_is_mcnemar: bool = True  # False: graded scores, so p_value is ``p_test``'s
+    p_test: str = "mcnemar"  # "mcnemar" or "paired_t" (results saved before it: "sign" when not McNemar)
     # What the verdict made of it (see :func:`status_of`): for a general benchmark
     # "pass", "fail", "undecided" or "uninformative"; for a domain benchmark "gain",
     # "no significant change" or "worse". Empty until a verdict policy judged it.
@@ -163,6 +164,20 @@ def exact_mcnemar(worse: int, better: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def paired_t_p(base: np.ndarray, candidate: np.ndarray) -> float:
+    """Two-sided paired t-test p-value of ``candidate - base`` (1.0 when nothing changed)."""
+    differences = candidate - base
+    if differences.size < 2 or not differences.any():
+        return 1.0
+    spread = differences.std(ddof=1)
+    if spread == 0:
+        return 0.0
+    from scipy.stats import t as student_t
+
+    t = differences.mean() / (spread / math.sqrt(differences.size))
+    return float(min(1.0, 2 * student_t.sf(abs(t), df=differences.size - 1)))
+
+
 def _relative(base_mean: np.ndarray | float, cand_mean: np.ndarray | float) -> np.ndarray | float:
     with np.errstate(divide="ignore", invalid="ignore"):
         return (np.asarray(base_mean) - np.asarray(cand_mean)) / np.abs(np.asarray(base_mean)) * 100
@@ -201,10 +216,11 @@ def paired_comparison(
         difference_ci=_percentile_interval(base_means - cand_means, confidence),
         relative=relative,
         relative_ci=_percentile_interval(np.asarray(_relative(base_means, cand_means)), confidence),
-        # McNemar needs binary outcomes; for graded scores the same binomial test on
-        # the sign of each item's change is the sign test.
-        p_value=exact_mcnemar(worse, better),
+        # McNemar needs binary outcomes. Graded or continuous scores (a ROUGE, a log-likelihood)
+        # carry how much each item changed, which a sign test would throw away: paired t.
+        p_value=exact_mcnemar(worse, better) if binary else paired_t_p(a_signed, b_signed),
         p_is_mcnemar=binary,
+        p_test="mcnemar" if binary else "paired_t",
         worse=worse,
         better=better,
         higher_is_better=higher_is_better,
@@ -237,7 +253,7 @@ def gain_rank(gain: float) -> float:
 
 
 def gain_status(comparison: Comparison, *, alpha: float = 0.05) -> str:
-    """A domain benchmark: "gain" or "worse" only when McNemar (or the sign test) says so at ``alpha``."""
+    """A domain benchmark: "gain" or "worse" only when McNemar (or the paired t-test) says so at ``alpha``."""
     if comparison.p_value < alpha and comparison.better > comparison.worse:
         return "gain"
     if comparison.p_value < alpha and comparison.worse > comparison.better:

@@ -84,14 +84,23 @@ def _build(harness: Harness, kind: str, ref: Any) -> Any:
 
 
 def build_components(config: RunConfig, harness: Harness) -> Components:
+    """Every plugin of the run, built and checked (benchmarks included) before any model loads."""
     bench = config.benchmarks
     general_refs = list(bench.general)
     if not general_refs and bench.suite:
         from harness.config import BenchmarkRef
 
         general_refs = [BenchmarkRef(name=n) for n in harness.suite(bench.suite).benchmarks]
-    general = [_build(harness, "benchmark", r) for r in general_refs]
-    domain = [_build(harness, "benchmark", r) for r in bench.domain]
+    general_refs = shared_benchmark_options(harness, general_refs, bench.options)
+    domain_refs = shared_benchmark_options(harness, list(bench.domain), bench.options)
+    general = [_build_benchmark(harness, "general", r) for r in general_refs]
+    domain = [_build_benchmark(harness, "domain", r) for r in domain_refs]
+    unused = set(bench.options) - {key for b in [*general, *domain] for key in type(b.options).model_fields}
+    if unused:
+        raise UsageError(f"benchmarks.options: no benchmark of this run takes {', '.join(sorted(unused))}")
+    problems = [f"benchmarks: {b.name}: {problem}" for b in [*general, *domain] for problem in b.configuration_problems()]
+    if problems:
+        raise UsageError("\n".join(problems))
     seen: dict[str, str] = {}
     for where, instance in [*(("general", b) for b in general), *(("domain", b) for b in domain)]:
         if instance.name in seen:
@@ -100,7 +109,7 @@ def build_components(config: RunConfig, harness: Harness) -> Components:
         seen[instance.name] = where
     # Only what a benchmark sets itself: under the sequential policy it caps that
     # benchmark's looks; elsewhere benchmarks.limit applies.
-    limits = {b.name: r.limit for b, r in zip([*general, *domain], [*general_refs, *bench.domain]) if r.limit}
+    limits = {b.name: r.limit for b, r in zip([*general, *domain], [*general_refs, *domain_refs]) if r.limit}
     trainer = _build(harness, "trainer", config.trainer)
     # Fail here, before any model loads (e.g. QLoRA on a machine without CUDA).
     trainer.check_environment(config)
@@ -112,6 +121,27 @@ def build_components(config: RunConfig, harness: Harness) -> Components:
         domain=domain,
         limits=limits,
     )
+
+
+def shared_benchmark_options(harness: Harness, refs: list[Any], shared: dict[str, Any]) -> list[Any]:
+    """``refs`` with ``benchmarks.options`` added where each benchmark's Options take the key."""
+    if not shared:
+        return refs
+    out = []
+    for ref in refs:
+        fields = harness.component("benchmark", ref.name).Options.model_fields
+        given = {k: v for k, v in shared.items() if k in fields}
+        out.append(type(ref)(**{**ref.model_dump(exclude_none=True), **given, **ref.options, "name": ref.name}))
+    return out
+
+
+def _build_benchmark(harness: Harness, section: str, ref: Any) -> Benchmark:
+    from pydantic import ValidationError
+
+    try:
+        return _build(harness, "benchmark", ref)
+    except ValidationError as error:
+        raise UsageError(f"benchmarks.{section}: {ref.name!r}: invalid options: {error}") from None
 
 
 def build_policy(harness: Harness, name: str, options: dict[str, Any], chain: tuple[str, ...] = ()) -> Any:
@@ -248,6 +278,7 @@ def _comparison_from_json(data: dict[str, Any]) -> stats.Comparison:
     data = {k: v for k, v in data.items() if k in stats.Comparison.__dataclass_fields__}
     data["difference_ci"] = stats.Interval(**data["difference_ci"])
     data["relative_ci"] = stats.Interval(**data["relative_ci"])
+    data.setdefault("p_test", "mcnemar" if data.get("p_is_mcnemar", True) else "sign")  # saved before p_test
     return stats.Comparison(**data)
 
 

