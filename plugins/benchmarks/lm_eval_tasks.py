@@ -275,7 +275,8 @@ class LmEvalBenchmark(Benchmark):
         extra: dict[str, Any] = {"task": self.task, "batch_size": options.batch_size or batch_size,
                                  "filter": wanted}
         if metric in PERPLEXITY_METRICS:
-            extra["aggregate"] = {metric: _perplexity(metric, sum(i.score for i in scored), units)}
+            # lm-eval's own aggregate over these items, for reading beside the per-document NLLs.
+            extra[metric] = _perplexity(metric, sum(i.score for i in scored), units)
         return BenchmarkResult(
             benchmark=self.name,
             metric="nll" if metric in PERPLEXITY_METRICS else metric,
@@ -299,9 +300,11 @@ class LmEvalBenchmark(Benchmark):
             return
         self.__dict__["_warned"] = True
         per_token = _seconds_per_token(model)
+        total = budget * per_token * n_items
         log.warning("%s generates up to %d tokens per item (max_gen_toks); on this CPU that is up to ~%.0f s an "
-                    "item (%.3f s a token), ~%.0f min for these %d items when answers run to the limit",
-                    self.name, budget, budget * per_token, per_token, budget * per_token * n_items / 60, n_items)
+                    "item (%.3f s a token measured), up to %s for these %d items when answers run to the limit",
+                    self.name, budget, budget * per_token, per_token,
+                    f"{total / 60:.0f} min" if total >= 120 else f"{total:.0f} s", n_items)
 
 
 def _item_score(record: dict[str, Any], metric: str, task: str) -> tuple[float, float]:
