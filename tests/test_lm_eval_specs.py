@@ -161,3 +161,14 @@ def test_graded_p_value_is_the_paired_t_test():
     b = a - 0.05 + rng.normal(0, 0.1, 40)
     assert paired_t_p(a, b) == pytest.approx(ttest_rel(b, a).pvalue)
     assert paired_t_p(a, a) == 1.0
+
+
+def test_documents_out_of_reach_offline_name_the_dataset_and_the_setting(monkeypatch, tmp_path, capsys):
+    # An empty datasets cache and no hub: lm-eval's own commonsense_qa cannot load its documents.
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty-cache"))
+    assert main(["eval", "--model", NO_MODEL, "--task", "commonsense_qa"]) == 2
+    err = capsys.readouterr().err
+    assert "tau/commonsense_qa" in err and "HF_DATASETS_OFFLINE" in err and "include_path" in err
+    assert "Traceback" not in err and NO_MODEL not in err

@@ -57,9 +57,10 @@ def _pct(value: float) -> str:
 def print_comparisons(title: str, comparisons: list[Comparison]) -> None:
     print(title)
     print(f"  {'benchmark':<26} {'n':>5} {'base':>7} {'cand':>7} {'diff (pts)':>10} {'95% CI':<18} "
-          f"{'rel %':>7} {'CI':<18} {'McNemar p':>9}  status")
+          f"{'rel %':>7} {'CI':<18} {'p':>9}  status")
     for c in comparisons:
-        scale = 1.0 if c.metric == "loss" else 100.0
+        # Fractions (accuracy) in points; a loss or a log-likelihood on its own scale.
+        scale = 100.0 if 0.0 <= c.base <= 1.0 and 0.0 <= c.candidate <= 1.0 else 1.0
         status = STATUS_LABELS.get(c.status, c.status)
         print(f"  {c.benchmark:<26} {c.n:>5} {c.base * scale:>7.2f} {c.candidate * scale:>7.2f} "
               f"{_pct(c.difference * scale):>10} [{c.difference_ci.low * scale:+7.2f}, {c.difference_ci.high * scale:+7.2f}] "

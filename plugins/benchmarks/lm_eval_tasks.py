@@ -510,7 +510,8 @@ def harness_register_suites(register):
     descriptions = {
         "general-small": "offline tasks SmolLM2-135M scores clearly above chance on (forgetting is measurable)",
         "general-offline": "every offline task, MMLU 0- and 5-shot included",
-        "general": "the seed's suite: MMLU, BBH, CommonsenseQA (needs the Hugging Face Hub)",
+        "general": "the seed's suite: MMLU, BBH (CoT), CommonsenseQA as lm-eval defines them (data from the "
+                   "Hugging Face Hub, or local task YAMLs via benchmarks.options.include_path)",
     }
     for name, tasks in offline_suite.SUITES.items():
         register(name, list(tasks), description=descriptions.get(name, ""))
