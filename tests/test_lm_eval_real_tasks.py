@@ -110,9 +110,10 @@ def test_ifeval_scores_prompt_level_strict_accuracy(tiny_long_context, local_tas
 
 def test_gsm8k_scores_the_filter_asked_for(tiny_long_context, local_tasks, tmp_path):
     results = _eval(tiny_long_context, local_tasks, tmp_path / "out.json", "--task", "gsm8k",
-                    "--filter", "flexible-extract")
+                    "--filter", "flexible-extract", "--batch-size", "auto")
     (result,) = results.values()
     assert result["benchmark"] == "lm_eval:gsm8k[flexible-extract]" and result["extra"]["filter"] == "flexible-extract"
+    assert result["extra"]["batch_size"] == 8  # auto probes accelerator memory; a CPU run keeps a fixed size
 
 
 def test_chat_template_and_system_instruction_reach_the_prompts(tiny_long_context, local_tasks, monkeypatch):

@@ -241,7 +241,13 @@ class LmEvalBenchmark(Benchmark):
             name, doc_id = ids[item]
             indices.setdefault(name, []).append(doc_id)
         options = self.options
-        lm = _hflm(model, options.batch_size or batch_size, options.apply_chat_template)
+        size = options.batch_size or batch_size
+        if size == "auto" and model.device == "cpu":
+            # lm-eval finds the auto size by halving from 64 until nothing runs out of memory, which on
+            # a CPU means swapping (or the OOM killer) first: the run's batch size instead.
+            _say_once(f"{self.name}: batch_size auto probes accelerator memory; on the CPU using {batch_size}")
+            size = batch_size
+        lm = _hflm(model, size, options.apply_chat_template)
         self._warn_about_generation_time(model, lm, len(items))
         # Leaves with no asked-for item are dropped: lm-eval would run all their documents.
         task_dict = {"tasks": {n: leaves[n] for n in indices}, "groups": {}}
@@ -272,8 +278,7 @@ class LmEvalBenchmark(Benchmark):
         if len(scored) != len(items):
             raise UsageError(f"lm-eval returned {len(scored)} items for {self.task} after filter {wanted!r}, "
                              f"expected {len(items)}")
-        extra: dict[str, Any] = {"task": self.task, "batch_size": options.batch_size or batch_size,
-                                 "filter": wanted}
+        extra: dict[str, Any] = {"task": self.task, "batch_size": size, "filter": wanted}
         if metric in PERPLEXITY_METRICS:
             # lm-eval's own aggregate over these items, for reading beside the per-document NLLs.
             extra[metric] = _perplexity(metric, sum(i.score for i in scored), units)
@@ -305,6 +310,15 @@ class LmEvalBenchmark(Benchmark):
                     "item (%.3f s a token measured), up to %s for these %d items when answers run to the limit",
                     self.name, budget, budget * per_token, per_token,
                     f"{total / 60:.0f} min" if total >= 120 else f"{total:.0f} s", n_items)
+
+
+_SAID: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    if message not in _SAID:
+        _SAID.add(message)
+        log.warning(message)
 
 
 def _item_score(record: dict[str, Any], metric: str, task: str) -> tuple[float, float]:
