@@ -68,13 +68,14 @@ def _eval(model: Path, folder: Path, out: Path, *flags: str) -> dict:
 
 
 def test_every_output_type_scores_per_item_through_harness_eval(tiny_long_context, local_tasks, tmp_path, caplog):
-    tasks = ["mmlu_anatomy", "commonsense_qa", BBH_BOOLEAN, "gsm8k", "wikitext", "truthfulqa_gen"]
+    tasks = ["mmlu_anatomy", "mmlu_astronomy", "commonsense_qa", BBH_BOOLEAN, "gsm8k", "wikitext", "truthfulqa_gen"]
     with caplog.at_level(logging.WARNING):
         results = _eval(tiny_long_context, local_tasks, tmp_path / "out.json",
                         *[flag for task in tasks for flag in ("--task", task)])
     metrics = {name.removeprefix("lm_eval:"): (r["metric"], r["extra"].get("filter")) for name, r in results.items()}
     assert metrics == {
         "mmlu_anatomy": ("acc", "none"),
+        "mmlu_astronomy": ("acc", "none"),
         "commonsense_qa": ("acc", "none"),  # lm-eval's commonsense_qa logs acc only
         BBH_BOOLEAN: ("exact_match", "get-answer"),
         "gsm8k": ("exact_match", "strict-match"),
@@ -90,15 +91,26 @@ def test_every_output_type_scores_per_item_through_harness_eval(tiny_long_contex
     assert any("generates up to 1024 tokens per item" in r.getMessage() for r in caplog.records)
 
 
-def test_ifeval_scores_prompt_level_strict_accuracy(tiny_long_context, local_tasks, tmp_path):
-    pytest.importorskip("langdetect", reason="IFEval needs langdetect and immutabledict (the test extras)")
+def _ifeval_ready() -> str:
+    """Why IFEval cannot run here ("" when it can); puts NLTK's packaged punkt_tab on its path."""
+    import importlib.util
+
+    for module in ("langdetect", "immutabledict"):
+        if importlib.util.find_spec(module) is None:
+            return f"IFEval needs {module} (the test extras)"
     punkt = packaged_punkt_folder()
     if punkt is None:
-        pytest.skip("IFEval needs NLTK's punkt_tab: pip install --no-deps llama-index-core (ships a copy)")
+        return "IFEval needs NLTK's punkt_tab: pip install --no-deps llama-index-core (ships a copy)"
     import nltk
 
     if str(punkt) not in nltk.data.path:
         nltk.data.path.insert(0, str(punkt))  # before lm-eval's IFEval module looks for it
+    return ""
+
+
+def test_ifeval_scores_prompt_level_strict_accuracy(tiny_long_context, local_tasks, tmp_path):
+    if reason := _ifeval_ready():
+        pytest.skip(reason)
     results = _eval(tiny_long_context, local_tasks, tmp_path / "out.json", "--task", "ifeval")
     (result,) = results.values()
     # The per-prompt metric pairs by item; the instruction-level ones aggregate over the corpus.
@@ -187,6 +199,9 @@ def test_a_loop_round_judges_every_output_type(tiny_long_context, local_tasks, t
                {"name": "lm_eval", "task": "gsm8k", "filter": "flexible-extract"},
                {"name": "lm_eval", "task": "wikitext"}, {"name": "lm_eval", "task": "truthfulqa_gen"},
                "commonsense_qa"]
+    ifeval = not _ifeval_ready()
+    if ifeval:
+        general.append({"name": "lm_eval", "task": "ifeval"})
     config = _loop_config(tmp_path, tiny_long_context, {
         "suite": None, "general": general, "options": {"include_path": str(local_tasks)}})
     code = main(["run", str(config), "--run-dir", str(tmp_path / "run")])
@@ -195,7 +210,8 @@ def test_a_loop_round_judges_every_output_type(tiny_long_context, local_tasks, t
     assert {name: c["metric"] for name, c in forgetting.items()} == {
         "lm_eval:mmlu_anatomy": "acc", f"lm_eval:{BBH_ARITHMETIC}": "exact_match",
         "lm_eval:gsm8k[flexible-extract]": "exact_match", "lm_eval:wikitext": "nll",
-        "lm_eval:truthfulqa_gen": "bleu_max", "commonsense_qa": "acc"}
+        "lm_eval:truthfulqa_gen": "bleu_max", "commonsense_qa": "acc",
+        **({"lm_eval:ifeval": "prompt_level_strict_acc"} if ifeval else {})}
     assert all(c["status"] in STATUSES for c in forgetting.values())
     perplexity = forgetting["lm_eval:wikitext"]
     # A log-likelihood is graded and lower is better: judged on its own scale, never "uninformative".
