@@ -189,7 +189,7 @@ def run_ray(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, *, sett
     try:
         import ray
     except ImportError:
-        raise UsageError("--executor ray needs Ray: pip install 'harness[ray]' (or 'ray>=2.9')") from None
+        raise UsageError("--executor ray needs Ray: pip install 'forgetting-harness[ray]' (or 'ray>=2.9')") from None
     compare_dir = Path((base_job or jobs[0])["compare_dir"])
     # The tasks get everything but the driver's folder: they write only to their own scratch.
     plain = [{k: v for k, v in job.items() if k != "compare_dir"} for job in jobs]

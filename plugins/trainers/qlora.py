@@ -26,7 +26,7 @@ class QloraTrainer(Trainer):
                 "unquantised base, in bf16 where this CPU supports it."
             )
         if importlib.util.find_spec("bitsandbytes") is None:
-            raise UsageError("trainer qlora needs the bitsandbytes package: pip install 'harness[qlora]' "
+            raise UsageError("trainer qlora needs the bitsandbytes package: pip install 'forgetting-harness[qlora]' "
                              "(or use `adapter: lora`)")
 
     def train(self, request: TrainRequest) -> TrainingRecord:
