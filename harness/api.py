@@ -218,6 +218,12 @@ class Trainer(Component):
         """True when this trainer trains a LoRA adapter over frozen weights (``lr-find`` asks)."""
         return True
 
+    def uses_training_data(self) -> bool:
+        """False when the weights come from elsewhere (a model trained in another tool): the loop
+        then reads no training data, mixes nothing and judges one round, since retraining with
+        more general data is not something it can do to those weights."""
+        return True
+
     def train(self, request: TrainRequest) -> TrainingRecord:
         raise NotImplementedError
 

@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--relative-to", choices=["base", "above_chance"], default="base",
                         help="relative forgetting as (base - ft) / base, or (base - ft) / (base - chance)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CIs")
+    parser.add_argument("--run-dir", metavar="DIR",
+                        help="write a whole run folder there (verdict.json, results.json, report.html, report.md, "
+                             "breakdown), as `harness run` does, for `harness gate` and `harness report`")
     add_benchmark_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -102,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-items ({args.max_items}) is below --first-look ({args.first_look})")
     harness = load_harness(disable=args.disable)
     benchmarks = selected_benchmarks(harness, args)
+    if args.run_dir:
+        return _judge_into_run_folder(args, harness, benchmarks)
     cache = False if args.no_cache else ResultCache()
     settings = JudgeSettings(threshold=args.threshold, policy=args.policy, spending=args.spending,
                              relative_to=args.relative_to, first_look=args.first_look, max_items=args.max_items,
@@ -142,3 +147,45 @@ def run(args: argparse.Namespace) -> int:
                    "verdict": verdict.as_dict(), "breakdown": breakdown}
         Path(args.json).write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return EXIT_CODES[verdict.status]
+
+
+def _judge_into_run_folder(args: argparse.Namespace, harness, benchmarks) -> int:
+    """The judgement as a one-round run of the loop with weights trained elsewhere (trainer ``external``).
+
+    Every file a ``harness run`` writes comes from the same code, so the gate, the
+    report command and every reporter read this folder as they read a run.
+    """
+    import tempfile
+
+    import yaml
+
+    from harness.commands.run import finish
+    from harness.loop import runner as loop
+
+    if args.candidate and args.adapter:
+        raise UsageError("--run-dir judges one set of weights: --candidate MODEL, or --adapter FOLDER (an adapter "
+                         "of --base), not both")
+    if args.no_cache:
+        raise UsageError("--no-cache does not apply with --run-dir: the run folder keeps every outcome it used")
+
+    def spec(model: str) -> str:  # a local path stays valid wherever the config is read from
+        return str(Path(model).resolve()) if Path(model).exists() else model
+
+    def ref(benchmark) -> dict:
+        return {"name": type(benchmark).name, **benchmark.options.model_dump(exclude_defaults=True)}
+
+    config = {
+        "base_model": spec(args.base), "device": args.device, "dtype": args.dtype,
+        "trainer": {"name": "external", "weights": spec(args.candidate or args.adapter)},
+        "benchmarks": {"suite": None, "general": [ref(b) for b in benchmarks if b.role != "domain"],
+                       "domain": [ref(b) for b in benchmarks if b.role == "domain"],
+                       "first_look": args.first_look, "max_items": args.max_items, "limit": limit_of(args),
+                       "seed": args.seed, "batch_size": fixed_batch_size(args)},
+        "forgetting": {"threshold": args.threshold, "policy": args.policy, "spending": args.spending,
+                       "relative_to": args.relative_to, "bootstrap_samples": args.bootstrap},
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "judge.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        verdict = loop.run(path, harness, Path(args.run_dir))
+    return finish(harness, Path(args.run_dir), verdict)

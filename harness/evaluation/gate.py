@@ -166,18 +166,22 @@ def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = Non
     general = [{**comparison_row(c, threshold, policy, "general"), "status": statuses[name]}
                for name, c in chosen["forgetting"].items()]
     domain = [comparison_row(c, threshold, policy, "domain") for c in chosen.get("gain", {}).values()]
+    external = verdict.get("trainer") == "external"  # weights trained elsewhere: no share, no learning rate
+    judged = (f"Candidate `{chosen.get('weights')}` (trained elsewhere) against base `{verdict['base_model']}`. "
+              if external else
+              f"Model `{verdict['base_model']}` fine-tuned with `{verdict['trainer']}`; round {chosen['round']} "
+              f"(general share {chosen['general_share']:.0%}, learning rate {chosen['learning_rate']:g}). ")
     lines = [
         f"## Forgetting gate: {status.upper()}",
         "",
-        f"Model `{verdict['base_model']}` fine-tuned with `{verdict['trainer']}`; round {chosen['round']} "
-        f"(general share {chosen['general_share']:.0%}, learning rate {chosen['learning_rate']:g}). "
-        f"Threshold {threshold:g}% relative degradation, `{policy}` policy ({rule}).",
+        judged + f"Threshold {threshold:g}% relative degradation, `{policy}` policy ({rule}).",
         "",
         *markdown_table(domain, general, policy),
     ]
-    lines += ["", "Rounds: " + ", ".join(
-        f"{r['round']} ({r['general_share']:.0%}: {r.get('status') or ('pass' if r['passed'] else 'fail')}, "
-        f"worst {r['worst_forgetting']:.1f}%)" for r in verdict["rounds"]) + f". {verdict['reason']}."]
+    if not external:
+        lines += ["", "Rounds: " + ", ".join(
+            f"{r['round']} ({r['general_share']:.0%}: {r.get('status') or ('pass' if r['passed'] else 'fail')}, "
+            f"worst {r['worst_forgetting']:.1f}%)" for r in verdict["rounds"]) + f". {verdict['reason']}."]
     if lines_failing:
         lines += ["", "Not passed: " + "; ".join(lines_failing)]
     if policy == "sequential":

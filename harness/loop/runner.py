@@ -41,6 +41,7 @@ from harness.api import (
     Example,
     LoadedModel,
     MixContext,
+    MixResult,
     NextRound,
     RoundOutcome,
     RoundPlan,
@@ -173,6 +174,11 @@ class RunData:
     domain: DataSource
     general: list[DataSource]
     manifest: dict[str, Any]
+
+    @classmethod
+    def nothing(cls) -> RunData:
+        """No data: a run that judges weights trained elsewhere and names no data files."""
+        return cls([], [], DataSource("domain", []), [], {"sources": [], "lengths": {}, "split": {}})
 
 
 def prepare_data(config: RunConfig, harness: Harness) -> RunData:
@@ -358,7 +364,8 @@ class Loop:
         started = time.perf_counter()
         folder = self.folder
         write_atomic(folder.config, yaml.safe_dump(config_snapshot(self.config), sort_keys=False))
-        data = prepare_data(self.config, self.harness)
+        data = (prepare_data(self.config, self.harness) if self.config.datasets or self._trains()
+                else RunData.nothing())
         write_json(folder.manifest, data.manifest)
         self._say(f"data: {len(data.train)} train / {len(data.validation)} validation domain examples, "
                   f"{sum(len(s.examples) for s in data.general)} general examples from {len(data.general)} sources")
@@ -477,6 +484,9 @@ class Loop:
         )
         if decision is None:
             raise UsageError("no plugin answered harness_next_round (is the 'policies' plugin disabled?)")
+        if not self._trains() and decision.action is not Action.STOP:
+            decision = NextRound(Action.STOP, f"{evaluation.status or 'judged'}: the weights were trained elsewhere, "
+                                              f"so there is no retraining with more general data to try here")
         if probe is not None and probe.points:
             probe.save(chosen={"scale": decision.scale} if decision.action is Action.INTERPOLATE else None)
             self.timings["interpolation search"] = self.timings.get("interpolation search", 0.0) + probe.seconds
@@ -485,11 +495,40 @@ class Loop:
         self._say(f"round {plan.index}: {decision.action.value} - {decision.reason}")
         return outcome, decision
 
+    def _trains(self) -> bool:
+        """False when the run judges weights trained elsewhere (nothing to mix or retrain)."""
+        return self.components.trainer.uses_training_data()
+
     def _train(self, plan: RoundPlan, data: RunData, files: RoundFolder,
                history: list[RoundOutcome]) -> tuple[Path, bool]:
         """Mix (by what the rounds so far forgot), train and choose the round's weights."""
         hook = self.harness.hook
         start = time.perf_counter()
+        if not self._trains():
+            write_json(files.mix, {"mixer": None, "reason": "the weights were trained elsewhere; nothing was mixed"})
+            mixed = MixResult([], {})
+        else:
+            mixed = self._mix(plan, data, history, files)
+        self._add_time("mix data", start)
+
+        hook.harness_before_train(plan=plan)
+        start = time.perf_counter()
+        train_dir = files.train
+        general_examples = [e for s in data.general for e in s.examples]
+        request = TrainRequest(
+            settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
+            general=general_examples, resume=train_dir.exists(), learning_rate=plan.learning_rate, plan=plan,
+            on_evaluate=self._early_warning(data, mixed.examples) if self._trains() else None,
+        )
+        # Under a launcher the other ranks wait for this job, and train it with this one.
+        training: TrainingRecord = train_on_all_ranks(self.config.trainer, request, self.components.trainer.train)
+        self._add_time("train", start)
+        write_json(files.training, training)
+        hook.harness_after_train(plan=plan, training=training)
+        return self._choose_weights(training, files)
+
+    def _mix(self, plan: RoundPlan, data: RunData, history: list[RoundOutcome], files: RoundFolder) -> MixResult:
+        """The round's training mix, by what the rounds so far forgot (saved with its statistics)."""
         mixed = self.components.mixer.mix(
             data.domain, data.general,
             # One seed for every round: a larger share then extends the earlier round's
@@ -502,23 +541,7 @@ class Loop:
         )
         write_json(files.mix, mixed.manifest)
         write_json(files.data_stats, self._data_stats(mixed.examples))
-        self._add_time("mix data", start)
-
-        hook.harness_before_train(plan=plan)
-        start = time.perf_counter()
-        train_dir = files.train
-        general_examples = [e for s in data.general for e in s.examples]
-        request = TrainRequest(
-            settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
-            general=general_examples, resume=train_dir.exists(), learning_rate=plan.learning_rate, plan=plan,
-            on_evaluate=self._early_warning(data, mixed.examples),
-        )
-        # Under a launcher the other ranks wait for this job, and train it with this one.
-        training: TrainingRecord = train_on_all_ranks(self.config.trainer, request, self.components.trainer.train)
-        self._add_time("train", start)
-        write_json(files.training, training)
-        hook.harness_after_train(plan=plan, training=training)
-        return self._choose_weights(training, files)
+        return mixed
 
     # -- interpolation toward the base (the ``interpolate`` policy)
 
