@@ -233,6 +233,16 @@ class RunConfig(Strict):
     callbacks: list[CallbackSpec] = Field(default_factory=list)
     max_bad_steps: int = Field(3, ge=1)  # non-finite losses in a row before the run stops
     report_to: list[str] = Field(default_factory=list)
+    # Axolotl's keys, with Axolotl's meaning (harness/axolotl.py says what becomes of the rest).
+    warmup_ratio: float | None = Field(None, ge=0, lt=1)  # warmup as a share of total steps (warmup_steps wins)
+    saves_per_epoch: int | None = Field(None, ge=1)  # checkpoints per epoch (save_steps wins)
+    lora_target_linear: bool = False  # adapt every linear layer but the output head (PEFT's all-linear)
+    lora_modules_to_save: list[str] = Field(default_factory=list)  # trained in full beside the adapter
+    peft_use_dora: bool = False  # weight-decomposed LoRA
+    peft_use_rslora: bool = False  # rank-stabilised scaling: lora_alpha / sqrt(r)
+    attn_implementation: str | None = None  # the model's attention: eager, sdpa, flash_attention_2 ...
+    gradient_checkpointing_kwargs: dict[str, Any] | None = None  # e.g. {use_reentrant: false}
+    group_by_length: bool = True  # batches of similar length (less padding); false: plain shuffled order
 
     # --- harness sections
     benchmarks: Benchmarks = Field(default_factory=Benchmarks)
@@ -263,6 +273,8 @@ class RunConfig(Strict):
 
     # Where relative paths in the config are anchored (the config file's folder).
     _base_dir: Path = Path(".")
+    # What became of keys accepted and ignored (Axolotl's, see harness.axolotl), one line each.
+    _notes: list[str] = []
 
     def resolve_path(self, path: str) -> Path:
         p = Path(path).expanduser()
@@ -321,8 +333,18 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+def _really_close(name: str, known: list[str]) -> str | None:
+    """A did-you-mean only for a near miss (a typo), never for a merely similar name
+    (``deepspeed`` is not ``seed``, ``group_by_length`` is not ``over_length``)."""
+    import difflib
+
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    return matches[0] if matches else None
+
+
 def _issues_from_validation(error: ValidationError, root: type[BaseModel], prefix: tuple = ()) -> list[ConfigIssue]:
     issues = []
+    unhinted: dict[str, list[str]] = {}  # section -> its keys, listed once after its unknown keys
     for err in error.errors():
         loc = tuple(prefix) + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         # Unions report each branch; keep the user's path readable.
@@ -330,11 +352,10 @@ def _issues_from_validation(error: ValidationError, root: type[BaseModel], prefi
         if err["type"] == "extra_forbidden":
             parent = _model_at(root, tuple(err["loc"])[:-1])
             known = sorted(parent.model_fields) if parent else []
-            hint = closest(str(loc[-1]), known)
-            message = "unknown key" + (f"; did you mean {hint!r}?" if hint else "")
+            hint = _really_close(str(loc[-1]), known)
+            issues.append(ConfigIssue(_dotted(loc), "unknown key" + (f"; did you mean {hint!r}?" if hint else "")))
             if known and not hint:
-                message += f"; allowed keys here: {', '.join(known)}"
-            issues.append(ConfigIssue(_dotted(loc), message))
+                unhinted.setdefault(_dotted(loc[:-1]), known)
         else:
             message = err["msg"]
             if err["type"] == "literal_error" and isinstance(err.get("input"), str):
@@ -343,6 +364,8 @@ def _issues_from_validation(error: ValidationError, root: type[BaseModel], prefi
                 message += f"; did you mean {hint!r}?" if hint else ""
             shown = "input" in err and err["type"] != "missing"  # a missing key's "input" is the whole parent
             issues.append(ConfigIssue(_dotted(loc), message, err.get("input"), shown))
+    for section, known in unhinted.items():
+        issues.append(ConfigIssue(section, f"the keys it takes: {', '.join(known)}"))
     return issues
 
 
@@ -446,13 +469,21 @@ def _rehearsal_issues(config: RunConfig, harness: Harness, valid: dict[str, tupl
 
 def parse_config(data: Any, harness: Harness, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
     """Validate a config mapping fully; raise :class:`ConfigError` listing every problem."""
+    from harness.axolotl import translate
+
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigIssue("", "the config must be a mapping of keys to values", data, True)])
+    # Axolotl's keys: empty ones unset, the rest honoured, ignored with a note, or refused (harness.axolotl).
+    translation = translate(data, set(RunConfig.model_fields))
+    refused = [ConfigIssue(path, message, value, True) for path, message, value in translation.refused]
     try:
-        config = RunConfig.model_validate(data)
+        config = RunConfig.model_validate(translation.data)
     except ValidationError as error:
-        raise ConfigError(source, _issues_from_validation(error, RunConfig)) from None
+        raise ConfigError(source, refused + _issues_from_validation(error, RunConfig)) from None
+    if refused:
+        raise ConfigError(source, refused)
     config._base_dir = base_dir or Path(".")
+    config._notes = translation.notes
     issues = _component_issues(config, harness)
     if issues:
         raise ConfigError(source, issues)

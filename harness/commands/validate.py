@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  forgetting : > {forgetting.threshold}% relative fails ({forgetting.policy} policy"
           + (f", {forgetting.spending} spending, looks from {bench.first_look} to {bench.max_items} items)"
              if forgetting.policy == "sequential" else f", {bench.limit or 'all'} items)"))
+    for note in config._notes:
+        print(f"  note: {note}")
     for path in missing_paths(config):
         print(f"  warning: data file not found (needed at run time): {path}")
     return 0

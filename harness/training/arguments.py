@@ -53,11 +53,19 @@ def plan_steps(settings: Any, n_examples: int, world_size: int = 1) -> StepPlan:
         eval_steps = max(1, per_epoch // settings.evals_per_epoch)
     else:
         eval_steps = min(per_epoch, total)
-    save_steps = settings.save_steps or eval_steps
+    if settings.save_steps:
+        save_steps = settings.save_steps
+    elif getattr(settings, "saves_per_epoch", None):
+        save_steps = max(1, per_epoch // settings.saves_per_epoch)
+    else:
+        save_steps = eval_steps
     if settings.early_stopping is not None and save_steps % eval_steps:
         # Restoring the best checkpoint needs a checkpoint at every evaluation.
         save_steps = eval_steps
-    return StepPlan(per_epoch, total, default_warmup_steps(total, settings.warmup_steps), eval_steps, save_steps)
+    warmup = settings.warmup_steps
+    if warmup is None and getattr(settings, "warmup_ratio", None) is not None:
+        warmup = int(settings.warmup_ratio * total)  # Axolotl's share of the total steps
+    return StepPlan(per_epoch, total, default_warmup_steps(total, warmup), eval_steps, save_steps)
 
 
 def precision(settings: Any, device: str) -> tuple[bool, bool]:
@@ -95,7 +103,8 @@ def training_arguments(
         weight_decay=settings.weight_decay,
         max_grad_norm=settings.max_grad_norm,
         gradient_checkpointing=settings.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
+        gradient_checkpointing_kwargs=({"use_reentrant": False, **(settings.gradient_checkpointing_kwargs or {})}
+                                       if settings.gradient_checkpointing else None),
         bf16=bf16,
         fp16=fp16,
         use_cpu=device.startswith("cpu"),

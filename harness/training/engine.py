@@ -327,7 +327,7 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
         stats=stats,
         settings=settings,
         extra_loss=options.extra_loss,
-        group_by_length=options.group_by_length,
+        group_by_length=options.group_by_length and getattr(settings, "group_by_length", True),
         total_steps=plan.total_steps,
         warmup_steps=plan.warmup_steps,
     )

@@ -44,6 +44,8 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
         dtype = getattr(torch, settings.dtype) if frozen else torch.float32
     folder = local_folder(source)
     try:
+        if getattr(settings, "attn_implementation", None):
+            from_pretrained.setdefault("attn_implementation", settings.attn_implementation)
         model = model_class(settings.model_type).from_pretrained(
             folder,
             dtype=from_pretrained.pop("dtype", dtype),
@@ -53,6 +55,9 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
         )
     except OSError as error:
         raise UsageError(f"could not load base model {settings.base_model!r} from {folder}: {error}") from None
+    except ImportError as error:  # e.g. attn_implementation: flash_attention_2 without its package or a GPU
+        raise UsageError(f"attn_implementation {getattr(settings, 'attn_implementation', None)!r} cannot load "
+                         f"here: {str(error).splitlines()[0]}; use sdpa (or eager)") from None
     tokenizer = load_tokenizer(source, settings.trust_remote_code, TokenizerSetup.of(settings))
     # Special tokens new to the vocabulary need embedding rows (trained: see attach_lora).
     model.harness_added_tokens = fit_embeddings(model, tokenizer)
@@ -67,7 +72,8 @@ def attach_lora(model: Any, settings: Any, *, dropout: float | None = None) -> A
     from peft import LoraConfig, get_peft_model
 
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = [m for m in settings.lora_target_modules if m not in present]
+    linear = getattr(settings, "lora_target_linear", False)
+    missing = [] if linear else [m for m in settings.lora_target_modules if m not in present]
     if missing:
         raise UsageError(
             f"lora_target_modules: {missing} not found in {settings.base_model!r}; "
@@ -76,12 +82,16 @@ def attach_lora(model: Any, settings: Any, *, dropout: float | None = None) -> A
     # New special tokens start with untrained embedding rows: train (and save) the
     # embeddings and output layer with the adapter, or the model could never use them.
     added = getattr(model, "harness_added_tokens", 0)
+    to_save = [*(_embedding_modules(model) if added else []), *getattr(settings, "lora_modules_to_save", [])]
     config = LoraConfig(
         r=settings.lora_r,
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout if dropout is None else dropout,
-        target_modules=list(settings.lora_target_modules),
-        modules_to_save=_embedding_modules(model) if added else None,
+        # Axolotl's lora_target_linear: every linear layer but the output head, as PEFT's all-linear does.
+        target_modules="all-linear" if linear else list(settings.lora_target_modules),
+        modules_to_save=list(dict.fromkeys(to_save)) or None,
+        use_dora=getattr(settings, "peft_use_dora", False),
+        use_rslora=getattr(settings, "peft_use_rslora", False),
         task_type="CAUSAL_LM",
     )
     # autocast_adapter_dtype keeps the adapters in fp32 over a bf16 base.

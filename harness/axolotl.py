@@ -1,0 +1,162 @@
+"""Axolotl configs carry over: every Axolotl setting is honoured, ignored with why, or refused with instead.
+
+The seed tells teams to train with Axolotl, so its configs are harness configs. A run
+config's top-level keys pass through :func:`translate` before validation:
+
+- **empty** (``wandb_project:``): unset, as Axolotl reads it;
+- **honoured**: the key is a harness setting of the same name (``warmup_ratio``,
+  ``lora_target_linear`` ...; see :data:`HONOURED`), or is rewritten into one
+  (``train_on_inputs`` -> ``train_on``, ``flash_attention`` -> ``attn_implementation``);
+- **ignored**: removed, with one note saying why it changes nothing here;
+- **refused**: one problem line naming what to use instead. A name from Axolotl's
+  schema (:mod:`harness.axolotl_schema`) that this table does not list is refused as
+  an Axolotl setting with no harness equivalent, never as an "unknown key".
+
+Only the table decides; the README's table is generated from it in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from harness.axolotl_schema import AXOLOTL_KEYS
+
+# Harness settings that are Axolotl's own keys, with Axolotl's meaning (the engine reads them).
+HONOURED = (
+    "base_model", "model_type", "tokenizer_type", "trust_remote_code", "chat_template", "chat_template_jinja",
+    "datasets", "val_set_size", "sequence_len", "special_tokens", "seed", "adapter", "lora_r", "lora_alpha",
+    "lora_dropout", "lora_target_modules", "lora_target_linear", "lora_modules_to_save", "peft_use_dora",
+    "peft_use_rslora", "micro_batch_size", "batch_size", "gradient_accumulation_steps", "num_epochs", "max_steps",
+    "learning_rate", "lr_scheduler", "lr_scheduler_kwargs", "warmup_steps", "warmup_ratio", "optimizer",
+    "weight_decay", "max_grad_norm", "gradient_checkpointing", "gradient_checkpointing_kwargs", "bf16", "fp16", "tf32",
+    "output_dir", "logging_steps", "eval_steps", "evals_per_epoch", "save_steps", "saves_per_epoch",
+    "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
+    "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention",
+)
+
+# Accepted and removed: why each changes nothing that harness computes.
+IGNORED: dict[str, str] = {
+    "sample_packing": "harness already trains each micro-batch padding-free where that is cheaper "
+                      "(shared_prefix_packing); it does not concatenate examples up to sequence_len",
+    "eval_sample_packing": "evaluation batches are scored padding-aware already; packing changes no number",
+    "pad_to_sequence_len": "batches are padded to their longest example; a fixed length changes no result",
+    "sample_packing_eff_est": "an estimate for Axolotl's own packing, which harness does not use",
+    "dataset_prepared_path": "harness tokenizes in memory at the start of a run (seconds); nothing is prepared on disk",
+    "strict": "Axolotl's switch for command-line overrides of config keys; harness takes none",
+    "save_first_step": "a check that saving works; harness saves atomically at every save step",
+    "auto_resume_from_checkpoints": "harness resumes from the last complete checkpoint with `harness run --resume`",
+    "xformers_attention": "a memory-efficient attention kernel: speed only, and none applies on a CPU",
+    "flash_attn_cross_entropy": "a fused kernel: speed only",
+    "flash_attn_rms_norm": "a fused kernel: speed only",
+    "flash_attn_fuse_qkv": "a fused kernel: speed only",
+    "flash_attn_fuse_mlp": "a fused kernel: speed only",
+    "liger_rope": "a fused kernel: speed only", "liger_rms_norm": "a fused kernel: speed only",
+    "liger_glu_activation": "a fused kernel: speed only", "liger_fused_linear_cross_entropy": "a fused kernel: speed only",
+    "wandb_watch": "gradient logging for W&B, which this run does not log to (see wandb_project)",
+    "wandb_log_model": "model upload to W&B, which this run does not log to (see wandb_project)",
+    "debug": "Axolotl's own debug printing",
+    "dataset_processes": "tokenization runs in one process here (seconds at this scale)",
+    "dataloader_num_workers": "harness loads batches in the training process",
+    "dataloader_pin_memory": "harness loads batches in the training process",
+    "dataloader_prefetch_factor": "harness loads batches in the training process",
+    "ddp_timeout": "harness sets the launcher's defaults",
+    "torch_compile": "not used: compiling the model changes no number, and costs minutes on a CPU",
+}
+
+# Refused: what to use instead. A value in ``INERT`` (Axolotl's own default) is unset instead.
+REFUSED: dict[str, str] = {
+    "load_in_8bit": "adapter: lora (a bf16 base) or adapter: qlora (a 4-bit base, on a CUDA GPU); an 8-bit base "
+                    "is not supported",
+    "load_in_4bit": "write adapter: qlora (harness loads the base in 4-bit for it, on a CUDA GPU)",
+    "resume_from_checkpoint": "`harness run --resume RUN_DIR` picks up the last complete checkpoint and every "
+                              "finished round",
+    "deepspeed": "harness trains with DDP under `accelerate launch` or torchrun; ZeRO sharding is not supported",
+    "fsdp": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
+    "fsdp_config": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
+    "fsdp_version": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
+    "hub_model_id": "publish the chosen weights after `harness gate` passes (huggingface-cli upload), so only a "
+                    "model that passed reaches the Hub",
+    "lora_model_dir": "start from the base model: an existing adapter as a starting point is not supported; to judge "
+                      "an adapter trained elsewhere use `trainer: {name: external, weights: DIR}`",
+    "wandb_project": "report_to: [wandb], with WANDB_PROJECT (and WANDB_ENTITY, WANDB_NAME) set in the environment",
+    "wandb_entity": "report_to: [wandb], with WANDB_ENTITY set in the environment",
+    "wandb_name": "report_to: [wandb], with WANDB_NAME set in the environment",
+    "wandb_run_id": "report_to: [wandb], with WANDB_RUN_ID set in the environment",
+    "wandb_mode": "report_to: [wandb], with WANDB_MODE set in the environment",
+    "mlflow_tracking_uri": "report_to: [mlflow], with MLFLOW_TRACKING_URI set in the environment",
+    "mlflow_experiment_name": "report_to: [mlflow], with MLFLOW_EXPERIMENT_NAME set in the environment",
+    "use_tensorboard": "report_to: [tensorboard]",
+    "dataset_shard_num": "max_samples on the dataset takes a subset",
+    "dataset_shard_idx": "max_samples on the dataset takes a subset",
+}
+# Values that mean "off" for a refused key: Axolotl's defaults, read as unset.
+INERT = (None, False, "", [], {})
+
+# The optimizers Axolotl offers that need bitsandbytes, and harness's nearest.
+BNB_OPTIMIZERS = {"adamw_bnb_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit", "paged_lion_8bit",
+                  "lion_8bit"}
+
+
+@dataclass
+class Translation:
+    """A config after :func:`translate`: the data to validate, notes to show, problems to refuse."""
+
+    data: dict[str, Any]
+    notes: list[str]
+    refused: list[tuple[str, str, Any]]  # (key path, message, value)
+
+
+def _rewrite_attention(value: Any, implementation: str) -> dict[str, Any]:
+    return {"attn_implementation": implementation} if value else {}
+
+
+# Axolotl keys whose meaning harness spells as another setting: key -> (value -> harness keys).
+REWRITES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "train_on_inputs": lambda value: {"train_on": "all" if value else "assistant"},
+    "early_stopping_patience": lambda value: {"early_stopping": {"patience": value}},
+    "flash_attention": lambda value: _rewrite_attention(value, "flash_attention_2"),
+    "sdp_attention": lambda value: _rewrite_attention(value, "sdpa"),
+    "eager_attention": lambda value: _rewrite_attention(value, "eager"),
+}
+
+
+def translate(data: Any, harness_keys: set[str]) -> Translation:
+    """Apply the table to a config's top level (see the module docstring); other shapes pass through."""
+    if not isinstance(data, dict):
+        return Translation(data, [], [])
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    refused: list[tuple[str, str, Any]] = []
+    for key, value in data.items():
+        if value is None and key not in ("trainer",):
+            continue  # an empty key is unset, as Axolotl reads it
+        if key in REWRITES:
+            for new_key, new_value in REWRITES[key](value).items():
+                if new_key in data and data[new_key] not in INERT and data[new_key] != new_value:
+                    refused.append((key, f"says {new_key}: {new_value!r} but {new_key} is also given as "
+                                         f"{data[new_key]!r}; keep one", value))
+                out.setdefault(new_key, new_value)
+            continue
+        if key in harness_keys:
+            out[key] = value
+        elif key in IGNORED:
+            notes.append(f"{key}: ignored: {IGNORED[key]}")
+        elif key in REFUSED:
+            if value in INERT:
+                continue
+            if key == "load_in_4bit" and data.get("adapter") == "qlora":
+                continue  # QLoRA is 4-bit loading: nothing to add
+            refused.append((key, f"not supported here; instead: {REFUSED[key]}", value))
+        elif key in AXOLOTL_KEYS:
+            if value in INERT:
+                continue
+            refused.append((key, "an Axolotl setting harness has no equivalent for; remove it", value))
+        else:
+            out[key] = value  # neither harness's nor Axolotl's: validation names it
+    optimizer = out.get("optimizer")
+    if optimizer in BNB_OPTIMIZERS:
+        refused.append(("optimizer", f"{optimizer!r} needs bitsandbytes' 8-bit or paged optimizers, which harness "
+                                     f"does not use; instead: adamw_torch (or adamw_torch_fused on a GPU)", optimizer))
+        out.pop("optimizer")
+    return Translation(out, notes, refused)

@@ -1,0 +1,148 @@
+"""Axolotl configs carry over: honoured keys change what the engine does, the rest is ignored or refused in one line.
+
+The configs here are written from Axolotl's documented schema (its config reference and
+the shape of its examples: empty keys, LoRA, QLoRA, FSDP, DeepSpeed), not copied.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+from harness.config import RunConfig, parse_config
+from harness.plugins import load_harness
+from harness.testing import chat_records, write_jsonl
+
+
+def _axolotl_lora(tmp_path: Path, **changes) -> Path:
+    data = write_jsonl(tmp_path / "data.jsonl", chat_records(12))
+    config = {
+        "base_model": "smollm2-135m-instruct", "model_type": "LlamaForCausalLM", "tokenizer_type": "AutoTokenizer",
+        "load_in_8bit": False, "load_in_4bit": False, "strict": False,
+        "datasets": [{"path": str(data), "type": "chatml"}], "dataset_prepared_path": None, "val_set_size": 0.05,
+        "output_dir": "./outputs/lora-out", "sequence_len": 512, "sample_packing": True,
+        "eval_sample_packing": False, "pad_to_sequence_len": True,
+        "adapter": "lora", "lora_model_dir": None, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05,
+        "lora_target_linear": True, "lora_modules_to_save": ["embed_tokens"], "peft_use_rslora": True,
+        "wandb_project": None, "wandb_entity": None, "wandb_watch": None, "wandb_name": None, "wandb_log_model": None,
+        "gradient_accumulation_steps": 4, "micro_batch_size": 2, "num_epochs": 1, "optimizer": "adamw_torch",
+        "lr_scheduler": "cosine", "learning_rate": 0.0002, "train_on_inputs": False, "group_by_length": False,
+        "bf16": "auto", "tf32": False, "gradient_checkpointing": True,
+        "gradient_checkpointing_kwargs": {"use_reentrant": True}, "resume_from_checkpoint": None,
+        "logging_steps": 1, "sdp_attention": True, "flash_attention": False, "warmup_ratio": 0.1,
+        "evals_per_epoch": 4, "saves_per_epoch": 2, "weight_decay": 0.0, "early_stopping_patience": 3,
+        "special_tokens": None,
+    }
+    config.update(changes)
+    path = tmp_path / "axolotl.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _parse(path: Path) -> RunConfig:
+    return parse_config(yaml.safe_load(path.read_text()), load_harness(), str(path), path.parent)
+
+
+def test_an_axolotl_lora_config_validates_with_one_note_per_ignored_key(tmp_path, capsys):
+    path = _axolotl_lora(tmp_path)
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.strip().startswith("note:")]
+    assert {line.split(":")[1].strip() for line in notes} == {"strict", "sample_packing", "eval_sample_packing",
+                                                               "pad_to_sequence_len"}
+    config = _parse(path)
+    # Rewritten into harness's own settings, with Axolotl's meaning.
+    assert config.train_on == "assistant" and config.early_stopping.patience == 3
+    assert config.attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("changes, key, instead", [
+    ({"fsdp": ["full_shard", "auto_wrap"], "fsdp_config": {"fsdp_offload_params": True}}, "fsdp", "DDP"),
+    ({"deepspeed": "deepspeed_configs/zero3.json"}, "deepspeed", "DDP"),
+    ({"optimizer": "adamw_bnb_8bit"}, "optimizer", "adamw_torch"),
+    ({"load_in_8bit": True}, "load_in_8bit", "adapter: lora"),
+    ({"load_in_4bit": True}, "load_in_4bit", "adapter: qlora"),
+    ({"resume_from_checkpoint": "outputs/checkpoint-10"}, "resume_from_checkpoint", "harness run --resume"),
+    ({"wandb_project": "fire"}, "wandb_project", "report_to: [wandb]"),
+    ({"neftune_noise_alpha": 5}, "neftune_noise_alpha", "no equivalent"),
+])
+def test_refused_axolotl_keys_say_what_to_use_instead_in_one_line(tmp_path, capsys, changes, key, instead):
+    assert main(["validate", str(_axolotl_lora(tmp_path, **changes))]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip().startswith(f"- {key}:")]
+    assert len(lines) == 1 and instead in lines[0], err
+    assert "allowed keys" not in err and "the keys it takes" not in err
+
+
+def test_qlora_is_4bit_loading_so_load_in_4bit_with_it_is_no_problem(tmp_path):
+    translation = __import__("harness.axolotl", fromlist=["translate"]).translate(
+        {"adapter": "qlora", "load_in_4bit": True, "base_model": "m"}, set(RunConfig.model_fields))
+    assert translation.refused == [] and "load_in_4bit" not in translation.data
+
+
+def test_unknown_keys_list_a_section_once_and_hint_only_near_misses(tmp_path, capsys):
+    path = _axolotl_lora(tmp_path, learning_rat=0.1, bogus_one=1, bogus_two=2)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "learning_rat: unknown key; did you mean 'learning_rate'?" in err
+    assert err.count("the keys it takes") == 1  # once for the top level, not once per unknown key
+    assert len([line for line in err.splitlines() if "bogus" in line]) == 2
+    # Similar but unrelated names get no did-you-mean.
+    path = _axolotl_lora(tmp_path, deepspeedx=1)
+    main(["validate", str(path)])
+    assert "did you mean 'seed'" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ honoured keys change the engine
+
+
+def test_warmup_ratio_and_saves_per_epoch_set_the_step_plan(tmp_path):
+    from harness.training.arguments import plan_steps
+
+    config = _parse(_axolotl_lora(tmp_path, evals_per_epoch=None, early_stopping_patience=None))
+    plan = plan_steps(config, n_examples=800)  # 800 / (2 x 4) = 100 steps per epoch
+    assert plan.total_steps == 100 and plan.warmup_steps == 10 and plan.save_steps == 50
+    config.warmup_steps = 3  # an explicit warmup_steps wins, as in Axolotl
+    assert plan_steps(config, n_examples=800).warmup_steps == 3
+
+
+def test_gradient_checkpointing_kwargs_reach_the_trainer_arguments(tmp_path):
+    from harness.training.arguments import plan_steps, training_arguments
+
+    config = _parse(_axolotl_lora(tmp_path))
+    args = training_arguments(config, plan_steps(config, 100), tmp_path / "ckpt", has_validation=False)
+    assert args.gradient_checkpointing and args.gradient_checkpointing_kwargs == {"use_reentrant": True}
+
+
+def test_lora_keys_shape_the_adapter_on_the_built_model(tiny_model_dir, tmp_path):
+    from peft.tuners.lora import LoraLayer
+
+    from harness.training import attach_lora, load_for_training
+
+    config = _parse(_axolotl_lora(tmp_path, base_model=str(tiny_model_dir), model_type=None,
+                                  attn_implementation="eager", sdp_attention=None))
+    model, _ = load_for_training(config, frozen=True)
+    assert model.config._attn_implementation == "eager"
+    peft_model = attach_lora(model, config)
+    adapted = {name.rsplit(".", 1)[-1] for name, module in peft_model.named_modules() if isinstance(module, LoraLayer)}
+    # lora_target_linear: every linear projection, the output head excepted.
+    assert adapted == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    layer = next(m for m in peft_model.modules() if isinstance(m, LoraLayer))
+    assert layer.scaling["default"] == pytest.approx(16 / math.sqrt(8))  # rsLoRA: alpha / sqrt(r)
+    saved = [name for name, p in peft_model.named_parameters() if p.requires_grad and "embed_tokens" in name]
+    assert saved, "lora_modules_to_save: the embeddings train in full beside the adapter"
+
+
+def test_dora_is_used_when_asked(tiny_model_dir, tmp_path):
+    from harness.training import attach_lora, load_for_training
+
+    config = _parse(_axolotl_lora(tmp_path, base_model=str(tiny_model_dir), model_type=None, peft_use_dora=True,
+                                  lora_modules_to_save=None))
+    model, _ = load_for_training(config, frozen=True)
+    peft_model = attach_lora(model, config)
+    assert peft_model.peft_config["default"].use_dora
+    assert any("lora_magnitude_vector" in name for name, _ in peft_model.named_parameters())
