@@ -160,3 +160,37 @@ def translate(data: Any, harness_keys: set[str]) -> Translation:
                                      f"does not use; instead: adamw_torch (or adamw_torch_fused on a GPU)", optimizer))
         out.pop("optimizer")
     return Translation(out, notes, refused)
+
+
+def markdown_table() -> str:
+    """What becomes of each Axolotl key, as the README's linked table shows it (generated, so it cannot rot)."""
+    rows = ["| Axolotl key | here | why, or what to use instead |", "|---|---|---|"]
+    rewritten = {"train_on_inputs": "as train_on (all / assistant)", "early_stopping_patience": "as early_stopping",
+                 "flash_attention": "as attn_implementation: flash_attention_2",
+                 "sdp_attention": "as attn_implementation: sdpa", "eager_attention": "as attn_implementation: eager"}
+    for key in sorted(HONOURED):
+        rows.append(f"| `{key}` | honoured | {rewritten.get(key, 'same name, same meaning')} |")
+    for key in sorted(IGNORED):
+        rows.append(f"| `{key}` | ignored | {IGNORED[key]} |")
+    for key in sorted(REFUSED):
+        rows.append(f"| `{key}` | refused | {REFUSED[key]} |")
+    rows.append(f"| `optimizer: {'` / `'.join(sorted(BNB_OPTIMIZERS))}` | refused | adamw_torch "
+                f"(or adamw_torch_fused on a GPU) |")
+    others = len(AXOLOTL_KEYS - set(HONOURED) - set(IGNORED) - set(REFUSED))
+    return "\n".join([
+        "# Axolotl keys in harness",
+        "",
+        "Generated from `harness/axolotl.py` (`python -m harness.axolotl`); a test keeps it in step.",
+        "An empty key (`wandb_project:`) is unset, as Axolotl reads it; a refused key set to its off value "
+        "(`false`, empty) is unset too.",
+        "",
+        *rows,
+        "",
+        f"The other {others} names in Axolotl's schema (`harness/axolotl_schema.py`) are refused as settings "
+        "harness has no equivalent for.",
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -146,3 +146,10 @@ def test_dora_is_used_when_asked(tiny_model_dir, tmp_path):
     peft_model = attach_lora(model, config)
     assert peft_model.peft_config["default"].use_dora
     assert any("lora_magnitude_vector" in name for name, _ in peft_model.named_parameters())
+
+
+def test_the_documented_key_table_is_the_one_the_code_applies():
+    from harness.axolotl import markdown_table
+
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "axolotl-keys.md").read_text(encoding="utf-8")
+    assert documented == markdown_table(), "regenerate: python -m harness.axolotl > docs/axolotl-keys.md"
