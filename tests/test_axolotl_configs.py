@@ -153,3 +153,15 @@ def test_the_documented_key_table_is_the_one_the_code_applies():
 
     documented = (Path(__file__).resolve().parents[1] / "docs" / "axolotl-keys.md").read_text(encoding="utf-8")
     assert documented == markdown_table(), "regenerate: python -m harness.axolotl > docs/axolotl-keys.md"
+
+
+def test_bf16_true_on_a_cpu_without_native_bf16_is_said_before_work_starts(tmp_path, monkeypatch, capsys):
+    import harness.models.loading as loading
+
+    monkeypatch.setattr(loading, "cpu_supports_bf16", lambda: False)  # the AMD EPYC case, on any CPU
+    monkeypatch.setattr(loading, "pick_device", lambda requested="auto": "cpu")
+    assert main(["validate", str(_axolotl_lora(tmp_path, bf16=True))]) == 0
+    out = capsys.readouterr().out
+    assert "warning: bf16: true on a CPU without native bf16" in out and "bf16: auto" in out
+    assert main(["validate", str(_axolotl_lora(tmp_path, bf16="auto"))]) == 0
+    assert "without native bf16" not in capsys.readouterr().out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.config import load_config, missing_paths
+from harness.config import hardware_notes, load_config, missing_paths
 from harness.plugins import load_harness
 
 
@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
              if forgetting.policy == "sequential" else f", {bench.limit or 'all'} items)"))
     for note in config._notes:
         print(f"  note: {note}")
+    for note in hardware_notes(config):
+        print(f"  warning: {note}")
     for path in missing_paths(config):
         print(f"  warning: data file not found (needed at run time): {path}")
     return 0

@@ -314,6 +314,10 @@ class Loop:
         self.folder = RunFolder(run_dir)
         self.progress = progress
         self.components = build_components(config, harness)
+        from harness.config import hardware_notes
+
+        for note in [*config._notes, *hardware_notes(config)]:
+            log.warning(note)
         self.timings: dict[str, float] = {}
         self._base: LoadedModel | None = None
         self._base_scorer: Scorer | None = None
