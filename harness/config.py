@@ -537,11 +537,25 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 def missing_paths(config: RunConfig) -> list[str]:
     """Local data files the config names that do not exist (hub names are skipped)."""
+    from harness.data.sources import bare_hub_id
+
     missing = []
     for spec in config.datasets + config.mitigation.general_data:
-        if "://" in spec.path or spec.path.startswith("builtin:"):
+        if "://" in spec.path or spec.path.startswith("builtin:") or bare_hub_id(spec.path, config.resolve_path(".")):
             continue
         if not config.resolve_path(spec.path).exists():
             missing.append(spec.path)
     return missing
+
+
+def hub_names(config: RunConfig) -> list[str]:
+    """Models and data sets the config names on the Hugging Face Hub (read at run time, so online only)."""
+    from harness.data.sources import bare_hub_id, is_hub
+
+    base = config.resolve_path(".")
+    names = [spec.path for spec in config.datasets + config.mitigation.general_data
+             if is_hub(spec.path) or bare_hub_id(spec.path, base)]
+    if bare_hub_id(config.base_model, base) and "/" in config.base_model:
+        names.insert(0, config.base_model)
+    return names
 

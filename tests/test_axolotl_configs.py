@@ -165,3 +165,19 @@ def test_bf16_true_on_a_cpu_without_native_bf16_is_said_before_work_starts(tmp_p
     assert "warning: bf16: true on a CPU without native bf16" in out and "bf16: auto" in out
     assert main(["validate", str(_axolotl_lora(tmp_path, bf16="auto"))]) == 0
     assert "without native bf16" not in capsys.readouterr().out
+
+
+def test_a_bare_hub_dataset_id_is_named_at_validation_and_stops_the_run_before_weights_load(
+        tiny_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty-cache"))
+    path = _axolotl_lora(tmp_path, base_model=str(tiny_model_dir), model_type=None,
+                         datasets=[{"path": "tatsu-lab/alpaca", "type": "alpaca"}])
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "tatsu-lab/alpaca is on the Hugging Face Hub" in out and "data file not found" not in out
+    assert main(["run", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "could not load hub data set 'tatsu-lab/alpaca'" in err
+    assert not (tmp_path / "run" / "base").exists() or not any((tmp_path / "run" / "base").iterdir())

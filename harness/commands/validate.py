@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.config import hardware_notes, load_config, missing_paths
+from harness.config import hardware_notes, hub_names, load_config, missing_paths
 from harness.plugins import load_harness
 
 
@@ -65,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  note: {note}")
     for note in hardware_notes(config):
         print(f"  warning: {note}")
+    import os
+
+    offline = any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    for name in hub_names(config):
+        print(f"  warning: {name} is on the Hugging Face Hub: read when the run starts"
+              + (" (HF_HUB_OFFLINE is set here: that run would stop before any weights load)" if offline else ""))
     for path in missing_paths(config):
         print(f"  warning: data file not found (needed at run time): {path}")
     return 0

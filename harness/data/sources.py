@@ -75,6 +75,16 @@ def is_hub(path: str) -> bool:
     return path.startswith(HUB_PREFIX)
 
 
+def bare_hub_id(path: str, base_dir: Path | None = None) -> bool:
+    """``OWNER/NAME`` with no such local file: a hub data set as Axolotl writes it (``tatsu-lab/alpaca``)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", path) or path.endswith((".jsonl", ".json")):
+        return False
+    local = Path(path).expanduser()
+    return not (local if local.is_absolute() or base_dir is None else base_dir / local).exists()
+
+
 def is_builtin(path: str) -> bool:
     return path.startswith(BUILTIN_PREFIX)
 
@@ -250,6 +260,8 @@ def load_source(
     if is_builtin(path):
         examples = load_prompt_set(path)
         return DataSource(name or path, examples, weight, max_samples, examples_digest(examples))
+    if not is_hub(path) and bare_hub_id(path, base_dir):
+        path = HUB_PREFIX + path  # Axolotl's bare hub id: its train split, as Axolotl reads it
     if is_hub(path):
         ref = parse_hub_path(path, max_samples)
         loaded: LoadedData = parse_records(
