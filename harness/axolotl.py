@@ -26,9 +26,9 @@ from harness.axolotl_schema import AXOLOTL_KEYS
 HONOURED = (
     "base_model", "model_type", "tokenizer_type", "trust_remote_code", "chat_template", "chat_template_jinja",
     "datasets", "val_set_size", "sequence_len", "special_tokens", "seed", "adapter", "lora_r", "lora_alpha",
-    "lora_dropout", "lora_target_modules", "lora_target_linear", "lora_modules_to_save", "peft_use_dora",
-    "peft_use_rslora", "micro_batch_size", "batch_size", "gradient_accumulation_steps", "num_epochs", "max_steps",
-    "learning_rate", "lr_scheduler", "lr_scheduler_kwargs", "warmup_steps", "warmup_ratio", "optimizer",
+    "lora_dropout", "lora_target_modules", "lora_target_linear", "lora_modules_to_save", "lora_model_dir",
+    "peft_use_dora", "peft_use_rslora", "micro_batch_size", "batch_size", "gradient_accumulation_steps",
+    "num_epochs", "max_steps", "learning_rate", "lr_scheduler", "lr_scheduler_kwargs", "warmup_steps", "warmup_ratio", "optimizer",
     "weight_decay", "max_grad_norm", "gradient_checkpointing", "gradient_checkpointing_kwargs", "bf16", "fp16", "tf32",
     "output_dir", "logging_steps", "eval_steps", "evals_per_epoch", "save_steps", "saves_per_epoch",
     "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
@@ -77,8 +77,6 @@ REFUSED: dict[str, str] = {
     "fsdp_version": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
     "hub_model_id": "publish the chosen weights after `harness gate` passes (huggingface-cli upload), so only a "
                     "model that passed reaches the Hub",
-    "lora_model_dir": "start from the base model: an existing adapter as a starting point is not supported; to judge "
-                      "an adapter trained elsewhere use `trainer: {name: external, weights: DIR}`",
     "wandb_project": "report_to: [wandb], with WANDB_PROJECT (and WANDB_ENTITY, WANDB_NAME) set in the environment",
     "wandb_entity": "report_to: [wandb], with WANDB_ENTITY set in the environment",
     "wandb_name": "report_to: [wandb], with WANDB_NAME set in the environment",

@@ -240,6 +240,7 @@ class RunConfig(Strict):
     lora_modules_to_save: list[str] = Field(default_factory=list)  # trained in full beside the adapter
     peft_use_dora: bool = False  # weight-decomposed LoRA
     peft_use_rslora: bool = False  # rank-stabilised scaling: lora_alpha / sqrt(r)
+    lora_model_dir: str | None = None  # train on from this PEFT adapter instead of a fresh one
     attn_implementation: str | None = None  # the model's attention: eager, sdpa, flash_attention_2 ...
     gradient_checkpointing_kwargs: dict[str, Any] | None = None  # e.g. {use_reentrant: false}
     group_by_length: bool = True  # batches of similar length (less padding); false: plain shuffled order

@@ -181,3 +181,26 @@ def test_a_bare_hub_dataset_id_is_named_at_validation_and_stops_the_run_before_w
     err = capsys.readouterr().err
     assert "could not load hub data set 'tatsu-lab/alpaca'" in err
     assert not (tmp_path / "run" / "base").exists() or not any((tmp_path / "run" / "base").iterdir())
+
+
+def test_lora_model_dir_trains_on_from_an_existing_adapter(tiny_model_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from harness.training import attach_lora, load_for_training
+
+    # An adapter saved by PEFT elsewhere, with non-zero B and its own rank.
+    start = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    for name, parameter in start.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.constant_(parameter, 0.25)
+    start.save_pretrained(tmp_path / "start")
+    config = _parse(_axolotl_lora(tmp_path, base_model=str(tiny_model_dir), model_type=None,
+                                  lora_model_dir=str(tmp_path / "start"), lora_modules_to_save=None))
+    model, _ = load_for_training(config, frozen=True)
+    peft_model = attach_lora(model, config)
+    b = [p for name, p in peft_model.named_parameters() if "lora_B" in name]
+    assert b and all(p.requires_grad for p in b) and all(torch.all(p == 0.25) for p in b)
+    assert peft_model.peft_config["default"].r == 2  # the adapter's own shape, as saved

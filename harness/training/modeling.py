@@ -9,6 +9,7 @@ Full fine-tuning keeps fp32 master weights under autocast.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import torch
@@ -94,8 +95,19 @@ def attach_lora(model: Any, settings: Any, *, dropout: float | None = None) -> A
         use_rslora=getattr(settings, "peft_use_rslora", False),
         task_type="CAUSAL_LM",
     )
-    # autocast_adapter_dtype keeps the adapters in fp32 over a bf16 base.
-    model = get_peft_model(model, config, autocast_adapter_dtype=True)
+    start = getattr(settings, "lora_model_dir", None)
+    if start:
+        # Axolotl's lora_model_dir: train on from an existing adapter (its own rank, targets and
+        # alpha, as saved), instead of a fresh one.
+        from peft import PeftModel
+
+        folder = settings.resolve_path(start) if hasattr(settings, "resolve_path") else Path(start).expanduser()
+        if not (folder / "adapter_config.json").is_file():
+            raise UsageError(f"lora_model_dir: {start} holds no PEFT adapter (adapter_config.json)")
+        model = PeftModel.from_pretrained(model, str(folder), is_trainable=True, autocast_adapter_dtype=True)
+    else:
+        # autocast_adapter_dtype keeps the adapters in fp32 over a bf16 base.
+        model = get_peft_model(model, config, autocast_adapter_dtype=True)
     use_cheap_lora_dropout(model)  # on a CPU, nn.Dropout's masks cost a quarter of each step
     return model
 
