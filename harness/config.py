@@ -52,6 +52,17 @@ class DatasetSpec(Strict):
     weight: float = Field(1.0, gt=0)
     max_samples: int | None = Field(None, gt=0)
     name: str | None = None
+    # Axolotl's chat_template dataset keys: where a record keeps its turns (the formatter's options).
+    field_messages: str | None = None
+    message_field_role: str | None = None
+    message_field_content: str | None = None
+    roles: dict[str, list[str]] | None = None
+    roles_to_train: list[str] | None = None
+
+    def formatter_options(self) -> dict[str, Any]:
+        """The keys above that are set, as the formatter's options."""
+        keys = ("field_messages", "message_field_role", "message_field_content", "roles", "roles_to_train")
+        return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
 
 class GeneralDataSpec(DatasetSpec):
@@ -404,6 +415,15 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
         if spec.type and spec.type not in harness.catalogs["formatter"]:
             issues.append(ConfigIssue(f"{where}.type", unknown_name_message(
                 "formatter", spec.type, harness.catalogs["formatter"].names())))
+        elif spec.formatter_options():
+            # Axolotl's chat_template keys are the formatter's options: checked before any data is read.
+            formatter = harness.catalogs["formatter"].get(spec.type or "chat_template")
+            try:
+                formatter.Options.model_validate(spec.formatter_options())
+            except ValidationError as error:
+                issues += [ConfigIssue(f"{where}.{'.'.join(map(str, e['loc']))}",
+                                       "only type: chat_template reads this key" if e["type"] == "extra_forbidden"
+                                       else e["msg"]) for e in error.errors()]
     if config.benchmarks.suite is not None:
         if config.benchmarks.suite not in harness.suites:
             issues.append(ConfigIssue("benchmarks.suite", unknown_name_message(

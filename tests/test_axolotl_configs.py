@@ -204,3 +204,24 @@ def test_lora_model_dir_trains_on_from_an_existing_adapter(tiny_model_dir, tmp_p
     b = [p for name, p in peft_model.named_parameters() if "lora_B" in name]
     assert b and all(p.requires_grad for p in b) and all(torch.all(p == 0.25) for p in b)
     assert peft_model.peft_config["default"].r == 2  # the adapter's own shape, as saved
+
+
+def test_chat_template_dataset_keys_read_sharegpt_style_turns(tiny_model_dir, tmp_path, capsys):
+    from harness.loop.runner import prepare_data
+
+    records = [{"conversations": [{"from": "human", "value": f"Where is hydrant {i}?"},
+                                  {"from": "gpt", "value": f"Hydrant {i} is at the north gate."}]} for i in range(10)]
+    data = write_jsonl(tmp_path / "turns.jsonl", records)
+    spec = {"path": str(data), "type": "chat_template", "field_messages": "conversations",
+            "message_field_role": "from", "message_field_content": "value",
+            "roles": {"user": ["human"], "assistant": ["gpt"]}, "roles_to_train": ["assistant"]}
+    config = _parse(_axolotl_lora(tmp_path, base_model=str(tiny_model_dir), model_type=None, datasets=[spec],
+                                  val_set_size=0.0))
+    run_data = prepare_data(config, load_harness())
+    first = run_data.train[0].messages
+    assert [m.role for m in first] == ["user", "assistant"] and first[1].content.startswith("Hydrant")
+    # Keys the formatter does not take, and roles it cannot train, are refused before any data is read.
+    for bad, message in ((dict(spec, type="alpaca"), "only type: chat_template reads this key"),
+                         (dict(spec, roles_to_train=["user", "assistant"]), "train_on: all")):
+        assert main(["validate", str(_axolotl_lora(tmp_path, datasets=[bad]))]) == 2
+        assert message in capsys.readouterr().err

@@ -160,8 +160,16 @@ def detect_format(records: Iterable[Record], harness: Any, source: str = "data")
     return ranked[0][0]
 
 
-def formatter_for(harness: Any, name: str) -> Formatter:
-    return harness.formatter(name)()
+def formatter_for(harness: Any, name: str, options: dict[str, Any] | None = None) -> Formatter:
+    """The formatter ``name``, with a data set's own options (Axolotl's ``field_messages``...)."""
+    from pydantic import ValidationError
+
+    cls = harness.formatter(name)
+    try:
+        return cls(cls.Options(**(options or {})))
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise UsageError(f"formatter {name!r}: {problems}") from None
 
 
 def check_example(example: Example, require_answer: bool = True) -> str | None:
@@ -187,12 +195,13 @@ def parse_records(
     require_answer: bool = True,
     label: str = "",
     write_rejects: bool = True,
+    formatter_options: dict[str, Any] | None = None,
 ) -> LoadedData:
     """Records -> examples, validating each; see :func:`load_examples` for the error modes."""
     if on_error not in ("fail", "skip"):
         raise UsageError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
     name = harness.formatter(type).name if type else detect_format(records, harness, source)
-    formatter = formatter_for(harness, name)
+    formatter = formatter_for(harness, name, formatter_options)
     others = {n: harness.formatter(n)() for n in harness.catalogs["formatter"].names() if n != name}
     examples, raw, problems = [], [], []
     for record in records:
@@ -233,6 +242,7 @@ def load_examples(
     on_error: OnError = "fail",
     rejects_path: str | Path | None = None,
     require_answer: bool = True,
+    formatter_options: dict[str, Any] | None = None,
 ) -> LoadedData:
     """Read a JSONL / JSON-array file through a formatter (``type``, or detected).
 
@@ -245,6 +255,7 @@ def load_examples(
     return parse_records(
         read_records(path), harness, source=str(path), type=type, on_error=on_error,
         rejects_path=Path(rejects_path) if rejects_path else None, require_answer=require_answer,
+        formatter_options=formatter_options,
     )
 
 

@@ -255,6 +255,7 @@ def load_source(
     on_error: OnError = "fail",
     rejects_path: Path | None = None,
     require_answer: bool = True,
+    formatter_options: dict[str, Any] | None = None,
 ) -> DataSource:
     """Any source path -> a :class:`DataSource` of validated examples (see the module doc)."""
     if is_builtin(path):
@@ -267,20 +268,22 @@ def load_source(
         loaded: LoadedData = parse_records(
             read_hub_records(ref), harness, source=path, type=type, on_error=on_error,
             rejects_path=rejects_path, require_answer=require_answer, label="row ",
+            formatter_options=formatter_options,
         )
     else:
         local = Path(path).expanduser()
         if not local.is_absolute() and base_dir is not None:
             local = base_dir / local
-        loaded = load_examples(local, harness, type=type, on_error=on_error,
-                               rejects_path=rejects_path, require_answer=require_answer)
+        loaded = load_examples(local, harness, type=type, on_error=on_error, rejects_path=rejects_path,
+                               require_answer=require_answer, formatter_options=formatter_options)
     return loaded.as_source(name or path, weight, max_samples)
 
 
 def load_spec(spec: Any, harness: Any, base_dir: Path | None = None, **kwargs: Any) -> DataSource:
     """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``, and for
     general data ``rehearses``) -> a source."""
+    options = spec.formatter_options() if hasattr(spec, "formatter_options") else {}
     source = load_source(spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
-                         name=spec.name, base_dir=base_dir, **kwargs)
+                         name=spec.name, base_dir=base_dir, formatter_options=options, **kwargs)
     source.rehearses = tuple(getattr(spec, "rehearses", ()))
     return source
