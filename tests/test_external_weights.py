@@ -108,3 +108,41 @@ def test_external_weights_that_do_not_exist_exit_2_before_loading(tiny_model_dir
     code = main(["compare-models", "--base", str(tiny_model_dir), "--candidate", str(tmp_path / "missing"),
                  "--benchmark", "offline_arc_easy", "--run-dir", str(tmp_path / "run")])
     assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smollm2_with_an_adapter_trained_by_plain_peft_gets_the_report_and_gate(tmp_path, monkeypatch, capsys):
+    """The path of a team that trains elsewhere: PEFT + transformers' Trainer, then one harness command."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    from harness.models.loading import local_folder, resolve_model
+    from harness.testing import chat_records
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    folder = local_folder(resolve_model("smollm2-135m-instruct"))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32),
+                           LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in chat_records(16)]
+    encoded = [tokenizer(t, truncation=True, max_length=96) for t in texts]
+    rows = [{"input_ids": e["input_ids"], "labels": e["input_ids"]} for e in encoded]
+    Trainer(model=model, train_dataset=rows,
+            args=TrainingArguments(output_dir=str(tmp_path / "trainer"), per_device_train_batch_size=1, max_steps=6,
+                                   learning_rate=1e-3, report_to="none", use_cpu=True, save_strategy="no",
+                                   logging_strategy="no")).train()
+    model.save_pretrained(tmp_path / "adapter")
+
+    run_dir = tmp_path / "judged"
+    code = main(["compare-models", "--base", "smollm2-135m-instruct", "--adapter", str(tmp_path / "adapter"),
+                 "--benchmark", "offline_arc_easy", "--first-look", "50", "--max-items", "100", "--dtype", "float32",
+                 "--run-dir", str(run_dir)])
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert code == {"pass": 0, "fail": 1, "undecided": 3}[verdict["status"]]
+    comparison = verdict["rounds"][0]["forgetting"]["offline_arc_easy"]
+    assert comparison["n"] in (50, 75, 100) and comparison["status"] in {"pass", "fail", "undecided"}
+    assert (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
+    capsys.readouterr()
+    assert main(["gate", str(run_dir)]) == code
+    assert main(["report", str(run_dir)]) == 0
