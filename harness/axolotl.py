@@ -27,8 +27,8 @@ HONOURED = (
     "base_model", "model_type", "tokenizer_type", "trust_remote_code", "chat_template", "chat_template_jinja",
     "datasets", "val_set_size", "sequence_len", "special_tokens", "seed", "adapter", "lora_r", "lora_alpha",
     "lora_dropout", "lora_target_modules", "lora_target_linear", "lora_modules_to_save", "lora_model_dir",
-    "peft_use_dora", "peft_use_rslora", "micro_batch_size", "batch_size", "gradient_accumulation_steps",
-    "num_epochs", "max_steps", "learning_rate", "lr_scheduler", "lr_scheduler_kwargs", "warmup_steps", "warmup_ratio", "optimizer",
+    "peft_use_dora", "peft_use_rslora", "load_in_8bit", "load_in_4bit", "micro_batch_size", "batch_size",
+    "gradient_accumulation_steps", "num_epochs", "max_steps", "learning_rate", "lr_scheduler", "lr_scheduler_kwargs", "warmup_steps", "warmup_ratio", "optimizer",
     "weight_decay", "max_grad_norm", "gradient_checkpointing", "gradient_checkpointing_kwargs", "bf16", "fp16", "tf32",
     "output_dir", "logging_steps", "eval_steps", "evals_per_epoch", "save_steps", "saves_per_epoch",
     "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
@@ -66,9 +66,6 @@ IGNORED: dict[str, str] = {
 
 # Refused: what to use instead. A value in ``INERT`` (Axolotl's own default) is unset instead.
 REFUSED: dict[str, str] = {
-    "load_in_8bit": "adapter: lora (a bf16 base) or adapter: qlora (a 4-bit base, on a CUDA GPU); an 8-bit base "
-                    "is not supported",
-    "load_in_4bit": "write adapter: qlora (harness loads the base in 4-bit for it, on a CUDA GPU)",
     "resume_from_checkpoint": "`harness run --resume RUN_DIR` picks up the last complete checkpoint and every "
                               "finished round",
     "deepspeed": "harness trains with DDP under `accelerate launch` or torchrun; ZeRO sharding is not supported",
@@ -91,9 +88,6 @@ REFUSED: dict[str, str] = {
 # Values that mean "off" for a refused key: Axolotl's defaults, read as unset.
 INERT = (None, False, "", [], {})
 
-# The optimizers Axolotl offers that need bitsandbytes, and harness's nearest.
-BNB_OPTIMIZERS = {"adamw_bnb_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_8bit", "paged_lion_8bit",
-                  "lion_8bit"}
 
 
 @dataclass
@@ -143,8 +137,6 @@ def translate(data: Any, harness_keys: set[str]) -> Translation:
         elif key in REFUSED:
             if value in INERT:
                 continue
-            if key == "load_in_4bit" and data.get("adapter") == "qlora":
-                continue  # QLoRA is 4-bit loading: nothing to add
             refused.append((key, f"not supported here; instead: {REFUSED[key]}", value))
         elif key in AXOLOTL_KEYS:
             if value in INERT:
@@ -152,11 +144,6 @@ def translate(data: Any, harness_keys: set[str]) -> Translation:
             refused.append((key, "an Axolotl setting harness has no equivalent for; remove it", value))
         else:
             out[key] = value  # neither harness's nor Axolotl's: validation names it
-    optimizer = out.get("optimizer")
-    if optimizer in BNB_OPTIMIZERS:
-        refused.append(("optimizer", f"{optimizer!r} needs bitsandbytes' 8-bit or paged optimizers, which harness "
-                                     f"does not use; instead: adamw_torch (or adamw_torch_fused on a GPU)", optimizer))
-        out.pop("optimizer")
     return Translation(out, notes, refused)
 
 
@@ -165,15 +152,17 @@ def markdown_table() -> str:
     rows = ["| Axolotl key | here | why, or what to use instead |", "|---|---|---|"]
     rewritten = {"train_on_inputs": "as train_on (all / assistant)", "early_stopping_patience": "as early_stopping",
                  "flash_attention": "as attn_implementation: flash_attention_2",
-                 "sdp_attention": "as attn_implementation: sdpa", "eager_attention": "as attn_implementation: eager"}
+                 "sdp_attention": "as attn_implementation: sdpa", "eager_attention": "as attn_implementation: eager",
+                 "load_in_8bit": "LoRA over an 8-bit base (bitsandbytes): a CUDA GPU; a CPU run stops at its start",
+                 "load_in_4bit": "with adapter: qlora, which loads the base in 4-bit (a CUDA GPU)",
+                 "optimizer": "the bitsandbytes ones too (adamw_bnb_8bit, paged_adamw_8bit, ...): a CUDA GPU; "
+                              "a CPU run stops at its start"}
     for key in sorted(HONOURED):
         rows.append(f"| `{key}` | honoured | {rewritten.get(key, 'same name, same meaning')} |")
     for key in sorted(IGNORED):
         rows.append(f"| `{key}` | ignored | {IGNORED[key]} |")
     for key in sorted(REFUSED):
         rows.append(f"| `{key}` | refused | {REFUSED[key]} |")
-    rows.append(f"| `optimizer: {'` / `'.join(sorted(BNB_OPTIMIZERS))}` | refused | adamw_torch "
-                f"(or adamw_torch_fused on a GPU) |")
     others = len(AXOLOTL_KEYS - set(HONOURED) - set(IGNORED) - set(REFUSED))
     return "\n".join([
         "# Axolotl keys in harness",

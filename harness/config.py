@@ -223,7 +223,10 @@ class RunConfig(Strict):
     lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts"] = "cosine"
     lr_scheduler_kwargs: LrSchedulerKwargs = Field(default_factory=LrSchedulerKwargs)
     warmup_steps: int | None = Field(None, ge=0)  # None: 5% of total steps (the seed's rule)
-    optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw", "sgd", "adafactor"] = "adamw_torch"
+    # The bitsandbytes optimizers run on a CUDA GPU only (harness/hardware.py).
+    optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw", "sgd", "adafactor", "adamw_bnb_8bit", "adamw_8bit",
+                       "paged_adamw_8bit", "paged_adamw_32bit", "lion_8bit", "paged_lion_8bit",
+                       "paged_lion_32bit"] = "adamw_torch"
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     gradient_checkpointing: bool = False
@@ -251,6 +254,8 @@ class RunConfig(Strict):
     lora_modules_to_save: list[str] = Field(default_factory=list)  # trained in full beside the adapter
     peft_use_dora: bool = False  # weight-decomposed LoRA
     peft_use_rslora: bool = False  # rank-stabilised scaling: lora_alpha / sqrt(r)
+    load_in_8bit: bool = False  # LoRA over an 8-bit base (bitsandbytes, a CUDA GPU)
+    load_in_4bit: bool = False  # a 4-bit base: what adapter: qlora does
     lora_model_dir: str | None = None  # train on from this PEFT adapter instead of a fresh one
     attn_implementation: str | None = None  # the model's attention: eager, sdpa, flash_attention_2 ...
     gradient_checkpointing_kwargs: dict[str, Any] | None = None  # e.g. {use_reentrant: false}
@@ -277,6 +282,11 @@ class RunConfig(Strict):
         if (self.chat_template == "jinja") != bool(self.chat_template_jinja):
             raise ValueError("chat_template: jinja and chat_template_jinja go together (the template text "
                              "in chat_template_jinja)")
+        if self.load_in_4bit and self.trainer.name != "qlora":
+            raise ValueError("load_in_4bit: true is QLoRA's 4-bit base: write adapter: qlora")
+        if self.load_in_8bit and self.trainer.name not in ("lora", "ewc"):
+            raise ValueError(f"load_in_8bit: true loads a frozen base for LoRA adapters; trainer "
+                             f"{self.trainer.name!r} trains its weights (use adapter: lora)")
         allowed = {"bos_token", "eos_token", "pad_token", "unk_token", "sep_token", "cls_token", "mask_token"}
         unknown = sorted(set(self.special_tokens) - allowed)
         if unknown:

@@ -63,9 +63,7 @@ def test_an_axolotl_lora_config_validates_with_one_note_per_ignored_key(tmp_path
 @pytest.mark.parametrize("changes, key, instead", [
     ({"fsdp": ["full_shard", "auto_wrap"], "fsdp_config": {"fsdp_offload_params": True}}, "fsdp", "DDP"),
     ({"deepspeed": "deepspeed_configs/zero3.json"}, "deepspeed", "DDP"),
-    ({"optimizer": "adamw_bnb_8bit"}, "optimizer", "adamw_torch"),
-    ({"load_in_8bit": True}, "load_in_8bit", "adapter: lora"),
-    ({"load_in_4bit": True}, "load_in_4bit", "adapter: qlora"),
+    ({"load_in_4bit": True}, "<root>", "adapter: qlora"),
     ({"resume_from_checkpoint": "outputs/checkpoint-10"}, "resume_from_checkpoint", "harness run --resume"),
     ({"wandb_project": "fire"}, "wandb_project", "report_to: [wandb]"),
     ({"neftune_noise_alpha": 5}, "neftune_noise_alpha", "no equivalent"),
@@ -78,10 +76,11 @@ def test_refused_axolotl_keys_say_what_to_use_instead_in_one_line(tmp_path, caps
     assert "allowed keys" not in err and "the keys it takes" not in err
 
 
-def test_qlora_is_4bit_loading_so_load_in_4bit_with_it_is_no_problem(tmp_path):
-    translation = __import__("harness.axolotl", fromlist=["translate"]).translate(
-        {"adapter": "qlora", "load_in_4bit": True, "base_model": "m"}, set(RunConfig.model_fields))
-    assert translation.refused == [] and "load_in_4bit" not in translation.data
+def test_qlora_is_4bit_loading_so_load_in_4bit_goes_with_it_only():
+    harness = load_harness()
+    assert parse_config({"adapter": "qlora", "load_in_4bit": True, "base_model": "m"}, harness).load_in_4bit
+    with pytest.raises(Exception, match="write adapter: qlora"):
+        parse_config({"adapter": "lora", "load_in_4bit": True, "base_model": "m"}, harness)
 
 
 def test_unknown_keys_list_a_section_once_and_hint_only_near_misses(tmp_path, capsys):
@@ -225,3 +224,20 @@ def test_chat_template_dataset_keys_read_sharegpt_style_turns(tiny_model_dir, tm
                          (dict(spec, roles_to_train=["user", "assistant"]), "train_on: all")):
         assert main(["validate", str(_axolotl_lora(tmp_path, datasets=[bad]))]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("changes", [{"optimizer": "adamw_bnb_8bit"}, {"load_in_8bit": True},
+                                     {"adapter": "qlora", "load_in_4bit": True}])
+def test_gpu_only_settings_validate_anywhere_and_stop_a_cpu_run_at_its_start(tiny_model_dir, tmp_path, capsys,
+                                                                             changes):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    path = _axolotl_lora(tmp_path, base_model=str(tiny_model_dir), model_type=None, **changes)
+    assert main(["validate", str(path)]) == 0
+    assert "a run on this machine would stop at its start" in capsys.readouterr().out
+    assert main(["run", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "needs a CUDA GPU" in err and "instead:" in err
+    assert not (tmp_path / "run" / "base").exists()  # stopped before any data or weights loaded

@@ -94,7 +94,7 @@ def test_eval_refuses_a_filter_the_task_lacks_before_loading(capsys):
 
 
 def test_the_8b_configs_validate_with_the_metrics_their_tasks_produce(capsys):
-    for name in ("firefighter_lora_8b.yml", "full_ft_8b.yml"):  # qlora_8b needs CUDA to validate
+    for name in ("firefighter_lora_8b.yml", "full_ft_8b.yml", "qlora_8b.yml"):
         assert main(["validate", str(ROOT / "configs" / name)]) == 0, name
         out = capsys.readouterr().out
         if "[suite general]" in out:

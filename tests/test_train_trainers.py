@@ -79,12 +79,12 @@ def test_ewc_without_general_data_says_what_to_add(tmp_path, tiny_model_dir, har
         harness_app.trainer("ewc")().train(_request(tmp_path, tiny_model_dir))
 
 
-def test_qlora_without_cuda_refuses_before_loading(harness_app, tiny_model_dir):
+def test_qlora_without_cuda_refuses_before_loading(harness_app, tiny_model_dir, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present")
     with pytest.raises(UsageError, match="CUDA") as error:
-        harness_app.trainer("qlora")().check_environment(settings(tiny_model_dir))
-    assert "lora" in str(error.value)
+        harness_app.trainer("qlora")().train(_request(tmp_path, tiny_model_dir))
+    assert "adapter: lora" in str(error.value)
 
 
 def test_lora_penalty_grows_with_the_change_of_the_effective_weights(tiny_model_dir):

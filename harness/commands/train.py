@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.api import TrainRequest
+from harness.api import TrainRequest, UsageError
 from harness.config import load_config
 from harness.plugins import load_harness
 
@@ -33,6 +33,10 @@ def _train(args: argparse.Namespace, say) -> int:
     trainer_cls = harness.trainer(config.trainer.name)
     trainer = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options))
     trainer.check_environment(config)  # before any model or data loads
+    from harness.hardware import gpu_only_problems
+
+    if problems := gpu_only_problems(config):
+        raise UsageError("this machine cannot run the config: " + "; ".join(problems))
     from harness.loop.runner import prepare_data
 
     # The same sources, validation, length checks and split as `harness run`.

@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  note: {note}")
     for note in hardware_notes(config):
         print(f"  warning: {note}")
+    from harness.hardware import gpu_only_problems
+
+    for problem in gpu_only_problems(config):
+        print(f"  warning: a run on this machine would stop at its start: {problem}")
     import os
 
     offline = any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))

@@ -365,6 +365,11 @@ class Loop:
             return self._run()
 
     def _run(self) -> dict[str, Any]:
+        from harness.hardware import gpu_only_problems
+
+        problems = gpu_only_problems(self.config) if self._trains() else []
+        if problems:  # before any data or weights load
+            raise UsageError("this machine cannot run the config: " + "; ".join(problems))
         started = time.perf_counter()
         folder = self.folder
         write_atomic(folder.config, yaml.safe_dump(config_snapshot(self.config), sort_keys=False))

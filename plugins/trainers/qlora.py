@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from harness.api import Trainer, TrainingRecord, TrainRequest, UsageError
@@ -15,19 +14,8 @@ class QloraTrainer(Trainer):
     name = "qlora"
     summary = "LoRA on a 4-bit NF4 base via bitsandbytes (needs a CUDA GPU); writes a PEFT adapter"
 
-    def check_environment(self, settings: Any) -> None:
-        import torch
-
-        if settings.device not in ("auto", "cuda") or not torch.cuda.is_available():
-            where = f"device is {settings.device!r}" if settings.device not in ("auto", "cuda") else "no CUDA GPU is available here"
-            raise UsageError(
-                f"trainer qlora needs a CUDA GPU ({where}): bitsandbytes' 4-bit NF4 kernels run only on CUDA. "
-                "Use `adapter: lora` (trainer lora) instead: it trains the same kind of adapter on an "
-                "unquantised base, in bf16 where this CPU supports it."
-            )
-        if importlib.util.find_spec("bitsandbytes") is None:
-            raise UsageError("trainer qlora needs the bitsandbytes package: pip install 'forgetting-harness[qlora]' "
-                             "(or use `adapter: lora`)")
+    # Needing a CUDA GPU is checked when a run starts (harness.hardware), so a config
+    # written for the GPU it will run on validates anywhere.
 
     def train(self, request: TrainRequest) -> TrainingRecord:
         from harness.training import EngineOptions, attach_lora, load_for_training, run_training  # heavy: import on use
@@ -35,8 +23,11 @@ class QloraTrainer(Trainer):
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
 
+        from harness.training import gpu_only_problems
+
         settings = request.settings
-        self.check_environment(settings)
+        if problems := gpu_only_problems(settings, trainer=self.name):
+            raise UsageError("; ".join(problems))
         compute = torch.bfloat16 if torch.cuda.is_bf16_supported() and not settings.fp16 else torch.float16
         quantization = BitsAndBytesConfig(
             load_in_4bit=True,
