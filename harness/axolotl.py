@@ -27,7 +27,7 @@ HONOURED = (
     "base_model", "model_type", "tokenizer_type", "trust_remote_code", "chat_template", "chat_template_jinja",
     "datasets", "val_set_size", "sequence_len", "special_tokens", "seed", "adapter", "lora_r", "lora_alpha",
     "lora_dropout", "lora_target_modules", "lora_target_linear", "lora_modules_to_save", "lora_model_dir",
-    "peft_use_dora", "peft_use_rslora", "load_in_8bit", "load_in_4bit", "micro_batch_size", "batch_size",
+    "peft_use_dora", "peft_use_rslora", "load_in_8bit", "load_in_4bit", "resume_from_checkpoint", "micro_batch_size", "batch_size",
     "gradient_accumulation_steps", "num_epochs", "max_steps", "learning_rate", "lr_scheduler", "lr_scheduler_kwargs", "warmup_steps", "warmup_ratio", "optimizer",
     "weight_decay", "max_grad_norm", "gradient_checkpointing", "gradient_checkpointing_kwargs", "bf16", "fp16", "tf32",
     "output_dir", "logging_steps", "eval_steps", "evals_per_epoch", "save_steps", "saves_per_epoch",
@@ -66,8 +66,6 @@ IGNORED: dict[str, str] = {
 
 # Refused: what to use instead. A value in ``INERT`` (Axolotl's own default) is unset instead.
 REFUSED: dict[str, str] = {
-    "resume_from_checkpoint": "`harness run --resume RUN_DIR` picks up the last complete checkpoint and every "
-                              "finished round",
     "deepspeed": "harness trains with DDP under `accelerate launch` or torchrun; ZeRO sharding is not supported",
     "fsdp": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
     "fsdp_config": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
@@ -155,6 +153,8 @@ def markdown_table() -> str:
                  "sdp_attention": "as attn_implementation: sdpa", "eager_attention": "as attn_implementation: eager",
                  "load_in_8bit": "LoRA over an 8-bit base (bitsandbytes): a CUDA GPU; a CPU run stops at its start",
                  "load_in_4bit": "with adapter: qlora, which loads the base in 4-bit (a CUDA GPU)",
+                 "resume_from_checkpoint": "the first round continues from that checkpoint (harness run --resume "
+                                           "continues a harness run)",
                  "optimizer": "the bitsandbytes ones too (adamw_bnb_8bit, paged_adamw_8bit, ...): a CUDA GPU; "
                               "a CPU run stops at its start"}
     for key in sorted(HONOURED):

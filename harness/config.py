@@ -257,6 +257,7 @@ class RunConfig(Strict):
     load_in_8bit: bool = False  # LoRA over an 8-bit base (bitsandbytes, a CUDA GPU)
     load_in_4bit: bool = False  # a 4-bit base: what adapter: qlora does
     lora_model_dir: str | None = None  # train on from this PEFT adapter instead of a fresh one
+    resume_from_checkpoint: str | None = None  # continue the first round from this transformers checkpoint
     attn_implementation: str | None = None  # the model's attention: eager, sdpa, flash_attention_2 ...
     gradient_checkpointing_kwargs: dict[str, Any] | None = None  # e.g. {use_reentrant: false}
     group_by_length: bool = True  # batches of similar length (less padding); false: plain shuffled order

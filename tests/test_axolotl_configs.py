@@ -64,7 +64,6 @@ def test_an_axolotl_lora_config_validates_with_one_note_per_ignored_key(tmp_path
     ({"fsdp": ["full_shard", "auto_wrap"], "fsdp_config": {"fsdp_offload_params": True}}, "fsdp", "DDP"),
     ({"deepspeed": "deepspeed_configs/zero3.json"}, "deepspeed", "DDP"),
     ({"load_in_4bit": True}, "<root>", "adapter: qlora"),
-    ({"resume_from_checkpoint": "outputs/checkpoint-10"}, "resume_from_checkpoint", "harness run --resume"),
     ({"wandb_project": "fire"}, "wandb_project", "report_to: [wandb]"),
     ({"neftune_noise_alpha": 5}, "neftune_noise_alpha", "no equivalent"),
 ])

@@ -88,3 +88,19 @@ def test_non_finite_losses_stop_the_run_and_keep_the_last_good_checkpoint(tmp_pa
     rows = [json.loads(line) for line in (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r.get("skipped")] == [5, 6, 7]
     assert not (tmp_path / "nan" / "adapter").exists()
+
+
+def test_resume_from_checkpoint_continues_another_runs_checkpoint_to_the_same_weights(tmp_path, tiny_model_dir):
+    """Axolotl's resume_from_checkpoint: a fresh output folder, training continued from a given checkpoint."""
+    straight = _run(tmp_path, tiny_model_dir, "straight")
+    with pytest.raises(Crash):
+        _run(tmp_path, tiny_model_dir, "elsewhere", callbacks=[CrashAfterStep(5)])
+    checkpoint = tmp_path / "elsewhere" / "checkpoints" / "checkpoint-3"
+    continued = _run(tmp_path, tiny_model_dir, "continued", resume_from_checkpoint=str(checkpoint))
+    assert continued.steps == straight.steps == 8
+    rows = [json.loads(line) for line in continued.metrics_file.read_text().splitlines() if line.strip()]
+    assert min(r["step"] for r in rows if r.get("type") == "train") == 4  # steps 1-3 came from the checkpoint
+    a, b = _weights(straight.weights_dir), _weights(continued.weights_dir)
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    with pytest.raises(Exception, match="not a training checkpoint"):
+        _run(tmp_path, tiny_model_dir, "bad", resume_from_checkpoint=str(tmp_path))

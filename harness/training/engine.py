@@ -257,6 +257,20 @@ def _truncate_metrics(path: Path, after_step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
+def _checkpoint_to_start_from(settings: Any, request: TrainRequest) -> Path | None:
+    """Axolotl's resume_from_checkpoint: a transformers checkpoint (an earlier harness run's, or
+    another tool's) that the first round's training continues from: weights, optimizer, schedule,
+    data order and step count."""
+    given = getattr(settings, "resume_from_checkpoint", None)
+    if not given or (request.plan is not None and request.plan.index != 1):
+        return None
+    folder = settings.resolve_path(given) if hasattr(settings, "resolve_path") else Path(given)
+    if not (folder / "trainer_state.json").is_file():
+        raise UsageError(f"resume_from_checkpoint: {folder} is not a training checkpoint (no trainer_state.json)")
+    print(f"continuing from {folder}")
+    return folder
+
+
 def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: EngineOptions) -> TrainingRecord:
     """Train ``model`` (already adapted by the plugin) on ``request`` and write its weights."""
     settings = request.settings
@@ -288,8 +302,10 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
     elif checkpoints.complete_checkpoints(ckpt_root):
         raise UsageError(f"{output_dir} already holds checkpoints of an earlier run; "
                          "resume it with --resume, or choose another output_dir")
-    elif main:
-        metrics_file.unlink(missing_ok=True)
+    else:
+        resume_from = _checkpoint_to_start_from(settings, request)
+        if main:
+            metrics_file.unlink(missing_ok=True)
 
     train_set = tokenize_examples(request.train, tokenizer, max_length=settings.sequence_len, train_on=settings.train_on)
     val_set = (tokenize_examples(request.validation, tokenizer, max_length=settings.sequence_len,
