@@ -168,3 +168,26 @@ def test_cpu_training_keeps_large_freed_blocks_for_reuse():
     assert reuse_freed_memory() is True
     assert reuse_freed_memory() is True  # idempotent
     assert mapped_blocks_for(64 << 20) == 0
+
+
+@pytest.mark.parametrize("grouped, sampler", [(True, "LengthGroupedSampler"), (False, "SeededRandomSampler")])
+def test_group_by_length_chooses_the_batch_order(tmp_path, tiny_model_dir, grouped, sampler):
+    """Axolotl's group_by_length: batches of similar length by default here; false is a plain shuffle."""
+    from transformers import TrainerCallback
+
+    from harness.api import TrainRequest
+    from harness.training import EngineOptions, attach_lora, load_for_training, run_training
+    from train_helpers import examples, settings
+
+    seen = []
+
+    class Spy(TrainerCallback):
+        def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+            # accelerate wraps the loader: the engine's sampler sits inside its batch sampler.
+            seen.append(type(train_dataloader.batch_sampler.sampler).__name__)
+
+    config = settings(tiny_model_dir, max_steps=1, group_by_length=grouped)
+    model, tokenizer = load_for_training(config, frozen=True)
+    request = TrainRequest(settings=config, train=examples(8), validation=[], output_dir=tmp_path / "run")
+    run_training(request, attach_lora(model, config), tokenizer, EngineOptions(is_adapter=True, callbacks=(Spy(),)))
+    assert seen == [sampler]
