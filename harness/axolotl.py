@@ -17,6 +17,7 @@ Only the table decides; the README's table is generated from it in words.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -115,6 +116,7 @@ def translate(data: Any, harness_keys: set[str]) -> Translation:
     """Apply the table to a config's top level (see the module docstring); other shapes pass through."""
     if not isinstance(data, dict):
         return Translation(data, [], [])
+    data = copy.deepcopy(data)  # dataset entries are edited below; the caller's mapping stays as given
     out: dict[str, Any] = {}
     notes: list[str] = []
     refused: list[tuple[str, str, Any]] = []
@@ -142,7 +144,24 @@ def translate(data: Any, harness_keys: set[str]) -> Translation:
             refused.append((key, "an Axolotl setting harness has no equivalent for; remove it", value))
         else:
             out[key] = value  # neither harness's nor Axolotl's: validation names it
+    for where, entry in _dataset_entries(out):
+        kind = entry.pop("ds_type", None)
+        if kind in (None, "json", "jsonl"):
+            if kind:
+                notes.append(f"{where}.ds_type: ignored: harness reads JSON and JSONL files by their content")
+        else:
+            refused.append((f"{where}.ds_type", "harness reads JSON and JSONL data; instead: convert the file to JSONL",
+                            kind))
     return Translation(out, notes, refused)
+
+
+def _dataset_entries(data: dict[str, Any]):
+    """(path, entry) for each dataset mapping of the config (domain and general data)."""
+    general = (data.get("mitigation") or {}).get("general_data") if isinstance(data.get("mitigation"), dict) else None
+    for section, entries in (("datasets", data.get("datasets")), ("mitigation.general_data", general)):
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict):
+                yield f"{section}[{i}]", entry
 
 
 def markdown_table() -> str:

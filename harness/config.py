@@ -58,6 +58,8 @@ class DatasetSpec(Strict):
     message_field_content: str | None = None
     roles: dict[str, list[str]] | None = None
     roles_to_train: list[str] | None = None
+    # Axolotl's hub key: a hub data set's split (and, as Axolotl reads `name` for a hub id, its configuration).
+    split: str | None = None
 
     def formatter_options(self) -> dict[str, Any]:
         """The keys above that are set, as the formatter's options."""

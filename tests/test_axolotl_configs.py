@@ -240,3 +240,23 @@ def test_gpu_only_settings_validate_anywhere_and_stop_a_cpu_run_at_its_start(tin
     err = capsys.readouterr().err
     assert "needs a CUDA GPU" in err and "instead:" in err
     assert not (tmp_path / "run" / "base").exists()  # stopped before any data or weights loaded
+
+
+def test_axolotl_hub_dataset_keys_name_the_configuration_and_split():
+    from harness.config import DatasetSpec
+    from harness.data.sources import hub_path_of, parse_hub_path
+
+    spec = DatasetSpec(path="openai/gsm8k", name="main", split="test", type="question_response")
+    ref = parse_hub_path(hub_path_of(spec))
+    assert (ref.name, ref.config, ref.split) == ("openai/gsm8k", "main", "test")
+    assert parse_hub_path(hub_path_of(DatasetSpec(path="tatsu-lab/alpaca"))).split == "train"
+    assert hub_path_of(DatasetSpec(path="hf://datasets/a/b", split="validation")).endswith("?split=validation")
+    assert hub_path_of(DatasetSpec(path="data/local.jsonl")) is None
+
+
+def test_ds_type_json_is_noted_and_other_formats_refused(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "d.jsonl", chat_records(12))
+    assert main(["validate", str(_axolotl_lora(tmp_path, datasets=[{"path": str(data), "ds_type": "json"}]))]) == 0
+    assert "datasets[0].ds_type: ignored" in capsys.readouterr().out
+    assert main(["validate", str(_axolotl_lora(tmp_path, datasets=[{"path": str(data), "ds_type": "parquet"}]))]) == 2
+    assert "convert the file to JSONL" in capsys.readouterr().err

@@ -279,11 +279,27 @@ def load_source(
     return loaded.as_source(name or path, weight, max_samples)
 
 
+def hub_path_of(spec: Any, base_dir: Path | None = None) -> str | None:
+    """The ``hf://datasets/...`` path a spec names, Axolotl's way included: a bare ``OWNER/NAME`` with
+    ``name`` as its configuration and ``split``; ``None`` for a local or builtin source."""
+    path, split = spec.path, getattr(spec, "split", None)
+    if is_hub(path):
+        if split and "split=" not in path:
+            path += ("&" if "?" in path else "?") + f"split={split}"
+        return path
+    if not bare_hub_id(path, base_dir):
+        return None
+    return HUB_PREFIX + path + (f"/{spec.name}" if spec.name else "") + (f"?split={split}" if split else "")
+
+
 def load_spec(spec: Any, harness: Any, base_dir: Path | None = None, **kwargs: Any) -> DataSource:
-    """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``, and for
-    general data ``rehearses``) -> a source."""
+    """A config ``DatasetSpec`` (``path``, ``type``, ``weight``, ``max_samples``, ``name``, Axolotl's
+    ``split`` and chat keys, and for general data ``rehearses``) -> a source."""
     options = spec.formatter_options() if hasattr(spec, "formatter_options") else {}
-    source = load_source(spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
-                         name=spec.name, base_dir=base_dir, formatter_options=options, **kwargs)
+    hub = hub_path_of(spec, base_dir)
+    # For a bare hub id, name is the data set's configuration (Axolotl), not a label.
+    label = spec.name if hub is None or is_hub(spec.path) else None
+    source = load_source(hub or spec.path, harness, type=spec.type, weight=spec.weight, max_samples=spec.max_samples,
+                         name=label, base_dir=base_dir, formatter_options=options, **kwargs)
     source.rehearses = tuple(getattr(spec, "rehearses", ()))
     return source
