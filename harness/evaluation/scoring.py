@@ -30,7 +30,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from harness.api import Benchmark, BenchmarkResult, ItemScore, LoadedModel, UsageError
 from harness.files import write_atomic

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.api import Trainer, TrainingRecord, TrainRequest, UsageError
 from harness.hookspecs import hookimpl
 
