@@ -260,3 +260,16 @@ def test_ds_type_json_is_noted_and_other_formats_refused(tmp_path, capsys):
     assert "datasets[0].ds_type: ignored" in capsys.readouterr().out
     assert main(["validate", str(_axolotl_lora(tmp_path, datasets=[{"path": str(data), "ds_type": "parquet"}]))]) == 2
     assert "convert the file to JSONL" in capsys.readouterr().err
+
+
+def test_a_hub_model_offline_is_named_at_validation_and_stops_the_run_before_any_weights(tmp_path, monkeypatch,
+                                                                                         capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))  # nothing cached
+    path = _axolotl_lora(tmp_path, base_model="NousResearch/Meta-Llama-3-8B", model_type=None)
+    assert main(["validate", str(path)]) == 0
+    assert "NousResearch/Meta-Llama-3-8B is on the Hugging Face Hub" in capsys.readouterr().out
+    assert main(["run", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "is on the Hugging Face Hub (HF_HUB_OFFLINE is set) and not in the local cache" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "base").exists()

@@ -206,6 +206,18 @@ class TokenizerSetup:
                    config.tokenizer_type)
 
 
+def unreachable_model_message(source: ModelSource, error: Exception) -> str:
+    """Why a model could not be read, in one line; for a hub id offline, that the run needs the Hub."""
+    import os
+
+    if source.kind == "hub":
+        offline = any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+        why = "HF_HUB_OFFLINE is set" if offline else "the Hub could not be reached"
+        return (f"model {source.spec!r} is on the Hugging Face Hub ({why}) and not in the local cache: run once "
+                f"online, or give a local folder or .gguf file")
+    return f"could not load base model {source.spec!r} from {source.location}: {error}"
+
+
 def load_tokenizer(source: ModelSource, trust_remote_code: bool = False, setup: TokenizerSetup | None = None) -> Any:
     """The model's tokenizer, with the run's chat template and special tokens applied."""
     import transformers
@@ -214,7 +226,10 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False, setup: 
 
     setup = setup or TokenizerSetup()
     tokenizer_cls = getattr(transformers, setup.tokenizer_type) if setup.tokenizer_type else transformers.AutoTokenizer
-    tokenizer = tokenizer_cls.from_pretrained(local_folder(source), trust_remote_code=trust_remote_code)
+    try:
+        tokenizer = tokenizer_cls.from_pretrained(local_folder(source), trust_remote_code=trust_remote_code)
+    except OSError as error:
+        raise UsageError(unreachable_model_message(source, error)) from None
     apply_chat_template_choice(tokenizer, setup.chat_template, setup.chat_template_jinja)
     if setup.special_tokens:
         # Tokens already in the vocabulary only change a role (the seed's pad_token);
@@ -278,7 +293,7 @@ def load_model(
             use_safetensors=None if allow_pickle_weights else True,
         )
     except OSError as error:
-        raise UsageError(f"could not load base model {spec!r} from {folder}: {error}") from None
+        raise UsageError(unreachable_model_message(source, error)) from None
     tokenizer = load_tokenizer(source, trust_remote_code, setup)
     fit_embeddings(model, tokenizer)
     model.to(device)
