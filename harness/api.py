@@ -501,6 +501,7 @@ HELPERS: dict[str, str] = {
     "write_atomic": "harness.files",
     "atomic_path": "harness.files",
     "cache_root": "harness.models.loading",
+    "hub_offline": "harness.models.loading",
     "weights_fingerprint": "harness.models.loading",
     "load_prompt_set": "harness.data.sources",
     "EvaluatedTexts": "harness.data.decontamination",

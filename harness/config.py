@@ -585,11 +585,14 @@ def missing_paths(config: RunConfig) -> list[str]:
 def hub_names(config: RunConfig) -> list[str]:
     """Models and data sets the config names on the Hugging Face Hub (read at run time, so online only)."""
     from harness.data.sources import bare_hub_id, is_hub
+    from harness.models.loading import resolve_model
 
     base = config.resolve_path(".")
     names = [spec.path for spec in config.datasets + config.mitigation.general_data
              if is_hub(spec.path) or bare_hub_id(spec.path, base)]
-    if bare_hub_id(config.base_model, base) and "/" in config.base_model:
-        names.insert(0, config.base_model)
-    return names
+    try:
+        model_on_hub = resolve_model(config.base_model, base).kind == "hub"
+    except UsageError:
+        model_on_hub = False  # a local path that does not exist: said when the run loads it
+    return [config.base_model, *names] if model_on_hub else names
 

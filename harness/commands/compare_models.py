@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_items < args.first_look:
         raise UsageError(f"--max-items ({args.max_items}) is below --first-look ({args.first_look})")
     harness = load_harness(disable=args.disable)
-    benchmarks = selected_benchmarks(harness, args)
+    benchmarks = selected_benchmarks(harness, args, load_documents=not args.run_dir)
     if args.run_dir:
         return _judge_into_run_folder(args, harness, benchmarks)
     cache = False if args.no_cache else ResultCache()

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from harness.api import Benchmark, BenchmarkResult, UsageError
-from harness.evaluation.scoring import ResultCache, evaluate, instantiate, load_eval_model
+from harness.evaluation.scoring import ResultCache, evaluate, instantiate, load_eval_model, options_taken
 from harness.plugins import Harness, load_harness
 from harness.evaluation.stats import mean_interval
 
@@ -55,13 +55,16 @@ def _batch_size(value: str) -> int | str:
     return size
 
 
-# Flag -> the lm-eval benchmarks' option of the same meaning.
-_CONVENTION_FLAGS = {"metric": "metric", "filter": "filter", "apply_chat_template": "apply_chat_template",
-                     "fewshot_as_multiturn": "fewshot_as_multiturn", "system_instruction": "system_instruction"}
+# Flags named as the lm-eval benchmarks' options of the same meaning.
+_CONVENTIONS = ("metric", "filter", "apply_chat_template", "fewshot_as_multiturn", "system_instruction")
 
 
-def selected_benchmarks(harness: Harness, args: argparse.Namespace) -> list[Benchmark]:
-    """The benchmarks named by --suite, --benchmark and --task, checked before any model loads."""
+def selected_benchmarks(harness: Harness, args: argparse.Namespace, *, load_documents: bool = True) -> list[Benchmark]:
+    """The benchmarks named by --suite, --benchmark and --task, checked before any model loads.
+
+    ``load_documents`` also reads each lm-eval task's documents now, so data out of reach fails
+    here; a caller that hands the benchmarks to the loop leaves that to it (it reads them once).
+    """
     names = list(harness.suite(args.suite).benchmarks) if args.suite else []
     names += [n for n in args.benchmark if n not in names]
     tasks = list(dict.fromkeys(getattr(args, "task", [])))
@@ -73,15 +76,12 @@ def selected_benchmarks(harness: Harness, args: argparse.Namespace) -> list[Benc
         raise UsageError("--include-path and --num-fewshot apply to --task (lm-eval tasks)")
     if args.include_path and not Path(args.include_path).is_dir():
         raise UsageError(f"--include-path {args.include_path}: not a folder")
-    conventions = {option: getattr(args, flag) for flag, option in _CONVENTION_FLAGS.items()
-                   if getattr(args, flag, None) is not None}
+    conventions = {option: getattr(args, option) for option in _CONVENTIONS if getattr(args, option, None) is not None}
     if isinstance(args.batch_size, str):
         conventions["batch_size"] = args.batch_size
     benchmarks = []
     for name in names:
-        fields = harness.benchmark(name).Options.model_fields
-        taken = {k: v for k, v in conventions.items() if k in fields}
-        benchmarks += instantiate(harness, [name], {name: taken})
+        benchmarks += instantiate(harness, [name], {name: options_taken(harness.benchmark(name), conventions)})
     generic = harness.benchmark("lm_eval")
     for task in tasks:
         options = {"task": task, "include_path": args.include_path, "num_fewshot": args.num_fewshot, **conventions}
@@ -91,7 +91,7 @@ def selected_benchmarks(harness: Harness, args: argparse.Namespace) -> list[Benc
     problems = refused + [f"{b.name}: {p}" for b in benchmarks for p in b.configuration_problems()]
     if problems:
         raise UsageError("\n".join(problems))
-    for benchmark in benchmarks:
+    for benchmark in benchmarks if load_documents else []:
         if hasattr(benchmark, "task"):
             benchmark.item_ids()  # documents that cannot be reached fail here, before any model loads
     return benchmarks

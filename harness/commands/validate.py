@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
     for problem in gpu_only_problems(config):
         print(f"  warning: a run on this machine would stop at its start: {problem}")
-    import os
+    from harness.models.loading import hub_offline
 
-    offline = any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    offline = hub_offline()
     for name in hub_names(config):
         print(f"  warning: {name} is on the Hugging Face Hub: read when the run starts"
               + (" (HF_HUB_OFFLINE is set here: that run would stop before any weights load)" if offline else ""))

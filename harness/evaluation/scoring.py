@@ -345,6 +345,11 @@ def load_eval_model(
     return merge_adapter(base, adapter, copy_weights=False)
 
 
+def options_taken(component: type, shared: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``shared`` that ``component``'s Options declare (the rest are for other components)."""
+    return {key: value for key, value in shared.items() if key in component.Options.model_fields}
+
+
 def instantiate(harness, names: Sequence[str], options: dict[str, dict] | None = None) -> list[Benchmark]:
     """Benchmark instances for registered names, options validated by each plugin's ``Options``."""
     from pydantic import ValidationError

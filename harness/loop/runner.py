@@ -112,7 +112,8 @@ def build_components(config: RunConfig, harness: Harness) -> Components:
     # benchmark's looks; elsewhere benchmarks.limit applies.
     limits = {b.name: r.limit for b, r in zip([*general, *domain], [*general_refs, *domain_refs]) if r.limit}
     trainer = _build(harness, "trainer", config.trainer)
-    # Fail here, before any model loads (e.g. QLoRA on a machine without CUDA).
+    # Fail here, before any model loads (e.g. external weights that do not exist); what needs a GPU
+    # is checked when a run starts (harness.hardware), so a config validates on any machine.
     trainer.check_environment(config)
     return Components(
         trainer=trainer,
@@ -128,10 +129,11 @@ def shared_benchmark_options(harness: Harness, refs: list[Any], shared: dict[str
     """``refs`` with ``benchmarks.options`` added where each benchmark's Options take the key."""
     if not shared:
         return refs
+    from harness.evaluation.scoring import options_taken
+
     out = []
     for ref in refs:
-        fields = harness.component("benchmark", ref.name).Options.model_fields
-        given = {k: v for k, v in shared.items() if k in fields}
+        given = options_taken(harness.component("benchmark", ref.name), shared)
         out.append(type(ref)(**{**ref.model_dump(exclude_none=True), **given, **ref.options, "name": ref.name}))
     return out
 

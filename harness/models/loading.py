@@ -206,13 +206,16 @@ class TokenizerSetup:
                    config.tokenizer_type)
 
 
+def hub_offline() -> bool:
+    """True when the environment tells the Hugging Face libraries not to reach the Hub."""
+    names = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    return any(os.environ.get(name, "") not in ("", "0") for name in names)
+
+
 def unreachable_model_message(source: ModelSource, error: Exception) -> str:
     """Why a model could not be read, in one line; for a hub id offline, that the run needs the Hub."""
-    import os
-
     if source.kind == "hub":
-        offline = any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-        why = "HF_HUB_OFFLINE is set" if offline else "the Hub could not be reached"
+        why = "HF_HUB_OFFLINE is set" if hub_offline() else "the Hub could not be reached"
         return (f"model {source.spec!r} is on the Hugging Face Hub ({why}) and not in the local cache: run once "
                 f"online, or give a local folder or .gguf file")
     return f"could not load base model {source.spec!r} from {source.location}: {error}"

@@ -16,7 +16,7 @@ import torch
 
 from harness.api import UsageError
 from harness.models.loading import (TokenizerSetup, fit_embeddings, load_tokenizer, local_folder, model_class,
-                            pick_device, resolve_model)
+                            pick_device, resolve_model, unreachable_model_message)
 from harness.training.arguments import precision
 from harness.training.dropout import use_cheap_lora_dropout
 
@@ -55,7 +55,7 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
             **from_pretrained,
         )
     except OSError as error:
-        raise UsageError(f"could not load base model {settings.base_model!r} from {folder}: {error}") from None
+        raise UsageError(unreachable_model_message(source, error)) from None
     except ImportError as error:  # e.g. attn_implementation: flash_attention_2 without its package or a GPU
         raise UsageError(f"attn_implementation {getattr(settings, 'attn_implementation', None)!r} cannot load "
                          f"here: {str(error).splitlines()[0]}; use sdpa (or eager)") from None

@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
@@ -94,11 +93,11 @@ def _loaded_leaves(task: str, include_paths: tuple[str, ...]) -> dict[str, Any]:
     except Exception as error:  # lm-eval raises bare exceptions for missing data or no hub
         datasets = sorted({spec.dataset for spec in specs.values()})
         shown = ", ".join(datasets[:3]) + (f" and {len(datasets) - 3} more" if len(datasets) > 3 else "")
-        offline = os.environ.get("HF_DATASETS_OFFLINE", "") not in ("", "0") or \
-            os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        from harness.api import hub_offline
+
         hint = ("HF_DATASETS_OFFLINE is set, so only datasets already in the local cache load: run once online, "
                 "or give task YAMLs of the same names over local files in include_path"
-                if offline else "check the network, or give local task YAMLs in include_path")
+                if hub_offline() else "check the network, or give local task YAMLs in include_path")
         raise UsageError(f"lm-eval task {task!r} could not load its documents (dataset {shown}): "
                          f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} ({hint})") from None
     return dict(loaded["tasks"])
@@ -245,10 +244,12 @@ class LmEvalBenchmark(Benchmark):
         if size == "auto" and model.device == "cpu":
             # lm-eval finds the auto size by halving from 64 until nothing runs out of memory, which on
             # a CPU means swapping (or the OOM killer) first: the run's batch size instead.
-            _say_once(f"{self.name}: batch_size auto probes accelerator memory; on the CPU using {batch_size}")
+            if not self.__dict__.setdefault("_said_auto", False):
+                log.warning("%s: batch_size auto probes accelerator memory; on the CPU using %d", self.name, batch_size)
+                self.__dict__["_said_auto"] = True
             size = batch_size
         lm = _hflm(model, size, options.apply_chat_template)
-        self._warn_about_generation_time(model, lm, len(items))
+        self._warn_about_generation_time(model, len(items))
         # Leaves with no asked-for item are dropped: lm-eval would run all their documents.
         task_dict = {"tasks": {n: leaves[n] for n in indices}, "groups": {}}
         out = lm_evaluate(
@@ -298,7 +299,7 @@ class LmEvalBenchmark(Benchmark):
             leaf.set_config(key="num_fewshot", value=0)
         leaf.set_fewshot_seed(seed=self.options.fewshot_seed)
 
-    def _warn_about_generation_time(self, model: LoadedModel, lm: Any, n_items: int) -> None:
+    def _warn_about_generation_time(self, model: LoadedModel, n_items: int) -> None:
         """On a CPU, a generative task with a long budget can take minutes per item: say so first."""
         budget = self.generation_budget()
         if not budget or model.device != "cpu" or budget <= 256 or self.__dict__.get("_warned"):
@@ -310,15 +311,6 @@ class LmEvalBenchmark(Benchmark):
                     "item (%.3f s a token measured), up to %s for these %d items when answers run to the limit",
                     self.name, budget, budget * per_token, per_token,
                     f"{total / 60:.0f} min" if total >= 120 else f"{total:.0f} s", n_items)
-
-
-_SAID: set[str] = set()
-
-
-def _say_once(message: str) -> None:
-    if message not in _SAID:
-        _SAID.add(message)
-        log.warning(message)
 
 
 def _item_score(record: dict[str, Any], metric: str, task: str) -> tuple[float, float]:
