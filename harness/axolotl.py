@@ -34,18 +34,14 @@ HONOURED = (
     "max_grad_norm", "gradient_checkpointing", "gradient_checkpointing_kwargs", "bf16", "fp16", "tf32",
     "output_dir", "logging_steps", "eval_steps", "evals_per_epoch", "save_steps", "saves_per_epoch",
     "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
-    "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention",
+    "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "sample_packing",
+    "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict",
 )
 
 # Accepted and removed: why each changes nothing that harness computes.
 IGNORED: dict[str, str] = {
-    "sample_packing": "harness already trains each micro-batch padding-free where that is cheaper "
-                      "(shared_prefix_packing); it does not concatenate examples up to sequence_len",
-    "eval_sample_packing": "evaluation batches are scored padding-aware already; packing changes no number",
-    "pad_to_sequence_len": "batches are padded to their longest example; a fixed length changes no result",
-    "sample_packing_eff_est": "an estimate for Axolotl's own packing, which harness does not use",
-    "dataset_prepared_path": "harness tokenizes in memory at the start of a run (seconds); nothing is prepared on disk",
-    "strict": "Axolotl's switch for command-line overrides of config keys; harness takes none",
+    "sample_packing_eff_est": "an estimate of packing's fill that Axolotl's step count uses; harness counts "
+                              "the packed rows themselves",
     "save_first_step": "a check that saving works; harness saves atomically at every save step",
     "auto_resume_from_checkpoints": "harness resumes from the last complete checkpoint with `harness run --resume`",
     "xformers_attention": "a memory-efficient attention kernel: speed only, and none applies on a CPU",
@@ -175,6 +171,14 @@ def markdown_table() -> str:
                  "load_in_4bit": "with adapter: qlora, which loads the base in 4-bit (a CUDA GPU)",
                  "resume_from_checkpoint": "the first round continues from that checkpoint (harness run --resume "
                                            "continues a harness run)",
+                 "sample_packing": "examples packed into rows of up to sequence_len, each seeing only itself "
+                                   "(position ids restart per example)",
+                 "eval_sample_packing": "the validation rows packed too; unset: as sample_packing",
+                 "pad_to_sequence_len": "every micro-batch padded to sequence_len (constant shapes); unset: as "
+                                        "sample_packing",
+                 "dataset_prepared_path": "the tokenized (and packed) rows kept there; a run that would prepare "
+                                          "the same rows reads them",
+                 "strict": "with true, `--set KEY=VALUE` on the command line may change only keys the file sets",
                  "optimizer": "the bitsandbytes ones too (adamw_bnb_8bit, paged_adamw_8bit, ...): a CUDA GPU; "
                               "a CPU run stops at its start"}
     for key in sorted(HONOURED):

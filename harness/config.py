@@ -263,6 +263,12 @@ class RunConfig(Strict):
     attn_implementation: str | None = None  # the model's attention: eager, sdpa, flash_attention_2 ...
     gradient_checkpointing_kwargs: dict[str, Any] | None = None  # e.g. {use_reentrant: false}
     group_by_length: bool = True  # batches of similar length (less padding); false: plain shuffled order
+    # Several examples to a row of up to sequence_len tokens, each seeing only itself (training/sample_packing.py).
+    sample_packing: bool = False
+    eval_sample_packing: bool | None = None  # the validation rows too; unset: as sample_packing
+    pad_to_sequence_len: bool | None = None  # every micro-batch sequence_len wide; unset: as sample_packing
+    dataset_prepared_path: str | None = None  # keep the tokenized rows here; a later run on the same data reuses them
+    strict: bool = False  # Axolotl's: `--set` may change only keys the file sets (load_config)
 
     # --- harness sections
     benchmarks: Benchmarks = Field(default_factory=Benchmarks)
@@ -554,8 +560,50 @@ def load_config(path: str | Path, harness: Harness, overrides: dict[str, Any] | 
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise UsageError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
     if overrides:
+        if isinstance(data, dict) and data.get("strict"):
+            absent = [key for key in _leaf_paths(overrides) if not _has_path(data, key)]
+            if absent:
+                raise ConfigError(str(path), [ConfigIssue(key, "--set names a key the file does not set, and the "
+                                                               "file says strict: true (only keys it sets may be "
+                                                               "changed from the command line)") for key in absent])
         data = deep_merge(data or {}, overrides)
     return parse_config(data, harness, source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs as a nested mapping: ``forgetting.threshold=0.03`` sets a key inside a
+    section; values are read as YAML (``1e-4``, ``true``, ``[q_proj, v_proj]``)."""
+    merged: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, equals, text = pair.partition("=")
+        if not equals or not key.strip() or any(not part for part in key.strip().split(".")):
+            raise UsageError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set learning_rate=1e-4")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-4 as text; on the command line it is a number
+        for part in reversed(key.strip().split(".")):
+            value = {part: value}
+        merged = deep_merge(merged, value)
+    return merged
+
+
+def _leaf_paths(mapping: dict[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in mapping.items():
+        path = f"{prefix}{key}"
+        paths += _leaf_paths(value, path + ".") if isinstance(value, dict) and value else [path]
+    return paths
+
+
+def _has_path(data: Any, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

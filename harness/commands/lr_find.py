@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.commands import add_set_flag
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("lr-find", help="LR range test: plot loss vs LR, suggest a learning rate")
@@ -13,11 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--end-lr", type=float, default=1e-1)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--plot", default="lr_finder.svg", help="where to write the plot (SVG)")
+    add_set_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.config import load_config
+    from harness.config import load_config, parse_overrides
     from harness.loop.runner import prepare_data
     from harness.plugins import load_harness
     from harness.training import (LengthGroupedSampler, PaddingCollator, attach_lora, load_for_training,
@@ -25,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.training.lr_range import lr_range_test, write_svg
 
     harness = load_harness(disable=args.disable)
-    config = load_config(args.config, harness)
+    config = load_config(args.config, harness, parse_overrides(args.overrides))
     train = prepare_data(config, harness).train  # the same data, checks and split as `harness run`
     trainer_cls = harness.trainer(config.trainer.name)
     adapter = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options)).trains_adapter()

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from harness.commands import add_set_flag
 from harness.plugins import load_harness
 
 
@@ -15,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run-dir", type=Path, help="run folder (default: runs/<config name>-<time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run after a crash or kill")
     parser.add_argument("--no-report", action="store_true", help="skip rendering reports at the end")
+    add_set_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -44,7 +46,7 @@ def _run(args: argparse.Namespace, harness) -> int:
 
     # The folder's name carries a timestamp: choose it once, on rank 0, the only writer.
     run_dir = args.resume or args.run_dir or default_run_dir(args.config or "run")
-    verdict = loop.run(args.config, harness, run_dir, resume=args.resume is not None)
+    verdict = loop.run(args.config, harness, run_dir, resume=args.resume is not None, overrides=args.overrides)
     return finish(harness, run_dir, verdict, render=not args.no_report)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from harness.api import TrainRequest, UsageError
-from harness.config import load_config
+from harness.commands import add_set_flag
+from harness.config import load_config, parse_overrides
 from harness.plugins import load_harness
 
 
@@ -14,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("config", help="path to a YAML run config")
     parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     parser.add_argument("--output-dir", help="where to write (default: the config's output_dir)")
+    add_set_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -29,7 +31,7 @@ def _train(args: argparse.Namespace, say) -> int:
     from harness.training import describe_plan
 
     harness = load_harness(disable=args.disable)
-    config = load_config(args.config, harness)
+    config = load_config(args.config, harness, parse_overrides(args.overrides))
     trainer_cls = harness.trainer(config.trainer.name)
     trainer = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options))
     trainer.check_environment(config)  # before any model or data loads

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.config import hardware_notes, hub_names, load_config, missing_paths
+from harness.commands import add_set_flag
+from harness.config import hardware_notes, hub_names, load_config, missing_paths, parse_overrides
 from harness.plugins import load_harness
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("validate", help="validate a run or compare config (exit 2 if invalid)")
     parser.add_argument("config", help="path to a YAML run config, or a compare config (with strategies:)")
+    add_set_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
         print_validated(load_compare(args.config, harness))
         return 0
-    config = load_config(args.config, harness)
+    config = load_config(args.config, harness, parse_overrides(args.overrides))
     from harness.loop.runner import build_components
 
     components = build_components(config, harness)  # duplicate benchmarks, bad metrics, a trainer that cannot run here

@@ -49,7 +49,7 @@ from harness.api import (
     TrainRequest,
     UsageError,
 )
-from harness.config import RunConfig, load_config
+from harness.config import RunConfig, load_config, parse_overrides
 from harness.data.decontamination import EvaluatedTexts
 from harness.evaluation.scoring import Scorer, take_items
 from harness.evaluation.judging import JudgeSettings
@@ -814,10 +814,14 @@ def environment() -> dict[str, Any]:
 
 
 def run(config_path: str | Path | None, harness: Harness, run_dir: Path, *, resume: bool = False,
-        progress: bool = True) -> dict[str, Any]:
-    """Validate, then run the loop in ``run_dir``; with ``resume`` the folder's own config is used."""
+        progress: bool = True, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Validate, then run the loop in ``run_dir``; with ``resume`` the folder's own config is used
+    (``overrides``, ``--set KEY=VALUE`` pairs, are kept in it: the folder's config.yml is the config as run)."""
     folder = RunFolder(run_dir)
     if resume:
+        if overrides:
+            raise UsageError("--set with --resume would change a run halfway; the run continues with the config "
+                             f"it started with ({folder.config})")
         if not folder.config.is_file():
             raise UsageError(f"{run_dir}: not a run folder (no config.yml); nothing to resume")
         config = load_config(folder.config, harness)
@@ -826,5 +830,5 @@ def run(config_path: str | Path | None, harness: Harness, run_dir: Path, *, resu
             raise UsageError("a config file is required unless --resume is given")
         if folder.root.exists() and any(folder.root.iterdir()):
             raise UsageError(f"{run_dir} already holds a run; use --resume to continue it, or choose another --run-dir")
-        config = load_config(config_path, harness)
+        config = load_config(config_path, harness, parse_overrides(overrides))
     return Loop(config, harness, run_dir, progress=progress).run()

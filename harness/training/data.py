@@ -59,13 +59,14 @@ def tokenize_examples(
 
 @dataclass
 class PaddingCollator:
-    """Pads a micro-batch to its longest row and reports how much of it is padding."""
+    """Pads a micro-batch to its longest row (or to ``pad_to``: Axolotl's pad_to_sequence_len)."""
 
     pad_token_id: int
     pad_to_multiple_of: int | None = None
+    pad_to: int | None = None
 
     def __call__(self, rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        longest = max(len(r["input_ids"]) for r in rows)
+        longest = max([len(r["input_ids"]) for r in rows] + [self.pad_to or 0])
         if self.pad_to_multiple_of:
             longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
         ids = torch.full((len(rows), longest), self.pad_token_id, dtype=torch.long)
@@ -138,8 +139,10 @@ def rank_batches(sampler: torch.utils.data.Sampler[int], batch_size: int, rank: 
 
 
 def batch_token_counts(batch: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """(real tokens, padded slots) in a collated batch."""
+    """(real tokens, all slots) in a collated batch (a packed batch says its padding as ``padded_slots``)."""
     mask = batch.get("attention_mask")
     total = int(batch["input_ids"].numel())
-    real = int(mask.sum()) if mask is not None else total
+    if "padded_slots" in batch:
+        return total - int(batch["padded_slots"]), total
+    real = int(mask.sum()) if mask is not None and mask.dim() == 2 else total
     return real, total

@@ -30,15 +30,11 @@ from harness.models.masks import custom_mask_blocker
 from harness.training.attention import FLOAT32_SDPA, float32_attention
 from harness.training.arguments import plan_steps, training_arguments
 from harness.training.callbacks import EvaluationCallback, MetricsWriter, NonFiniteGuard, ProgressPrinter, StepStats
-from harness.training.data import (
-    LengthGroupedSampler,
-    PaddingCollator,
-    SeededRandomSampler,
-    batch_token_counts,
-    tokenize_examples,
-)
+from harness.training.data import LengthGroupedSampler, PaddingCollator, SeededRandomSampler, batch_token_counts
 from harness.training.modeling import adapter_input_casting
 from harness.training.packing import LayerCost, PackedBatch, pack_shared_prefix, trained_positions
+from harness.training.prepared import eval_packing, prepared_rows
+from harness.training.sample_packing import PackedRowsCollator
 from harness.training.schedule import build_scheduler
 
 log = logging.getLogger(__name__)
@@ -107,7 +103,7 @@ class HarnessTrainer(transformers.Trainer):
         if not hasattr(self, "_packing"):
             self._packing = None
             inner = _causal_lm(self, model)
-            if self.settings.shared_prefix_packing:
+            if self.settings.shared_prefix_packing and not _fixed_shapes(self.settings):
                 blocker = custom_mask_blocker(inner, PACKABLE_ATTENTION)
                 if blocker is None:
                     self._packing = LayerCost.of(inner.config)
@@ -179,6 +175,7 @@ class HarnessTrainer(transformers.Trainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         real, padded = batch_token_counts(inputs)
+        inputs.pop("padded_slots", None)  # a count for the figures above, not a model input
         self.stats.real_tokens += real
         self.stats.padded_tokens += padded
         self.stats.computed_tokens += padded  # less what packing saves (compute_loss)
@@ -186,6 +183,10 @@ class HarnessTrainer(transformers.Trainer):
         if not torch.isfinite(loss).all():
             self.stats.bad = True
         return loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs.pop("padded_slots", None)
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
     def _get_output_dir(self, trial: Any) -> str:
         root = super()._get_output_dir(trial)
@@ -222,8 +223,29 @@ class HarnessTrainer(transformers.Trainer):
 
 def _causal_lm(trainer: HarnessTrainer, model: Any) -> Any:
     """The transformers model under any DDP and PEFT wrapping (its config and forward signature)."""
-    inner = trainer.accelerator.unwrap_model(model)
-    return inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+    return _causal_lm_of(trainer.accelerator.unwrap_model(model))
+
+
+def _causal_lm_of(model: Any) -> Any:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _fixed_shapes(settings: Any) -> bool:
+    """Rows packed up to sequence_len, or padded to it: the micro-batch's shape is the config's, not the data's."""
+    return bool(getattr(settings, "sample_packing", False) or pad_to_sequence_len(settings))
+
+
+def pad_to_sequence_len(settings: Any) -> bool:
+    """Axolotl's pad_to_sequence_len: unset, it follows sample_packing."""
+    chosen = getattr(settings, "pad_to_sequence_len", None)
+    return bool(getattr(settings, "sample_packing", False) if chosen is None else chosen)
+
+
+def _collator(settings: Any, pad_id: int) -> Any:
+    pad_to = settings.sequence_len if pad_to_sequence_len(settings) else None
+    if getattr(settings, "sample_packing", False) or eval_packing(settings):
+        return PackedRowsCollator(pad_id, pad_to=pad_to)  # plain rows too: one sequence each
+    return PaddingCollator(pad_id, pad_to=pad_to)
 
 
 def _additive_mask_dtype(model: Any) -> torch.dtype | None:
@@ -307,9 +329,13 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
         if main:
             metrics_file.unlink(missing_ok=True)
 
-    train_set = tokenize_examples(request.train, tokenizer, max_length=settings.sequence_len, train_on=settings.train_on)
-    val_set = (tokenize_examples(request.validation, tokenizer, max_length=settings.sequence_len,
-                                 train_on=settings.train_on) if request.validation else None)
+    train_set = prepared_rows(request.train, tokenizer, settings, role="training",
+                              packed=bool(getattr(settings, "sample_packing", False)))
+    val_set = (prepared_rows(request.validation, tokenizer, settings, role="validation",
+                             packed=eval_packing(settings)) if request.validation else None)
+    if getattr(settings, "sample_packing", False) or eval_packing(settings):
+        # A KV cache would hide the packed examples' borders from the mask (masking_utils).
+        _causal_lm_of(model).config.use_cache = False
     plan = plan_steps(settings, len(train_set), distributed.world_size())
     args = training_arguments(settings, plan, ckpt_root, has_validation=val_set is not None,
                               learning_rate=request.learning_rate, device=str(next(model.parameters()).device))
@@ -337,7 +363,7 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
         args=args,
         train_dataset=train_set,
         eval_dataset=val_set,
-        data_collator=PaddingCollator(pad_id),
+        data_collator=_collator(settings, pad_id),
         processing_class=tokenizer,
         callbacks=callbacks,
         stats=stats,
