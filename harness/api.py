@@ -62,11 +62,15 @@ class Example:
     """One training example: a conversation, or plain completion text.
 
     ``origin`` is ``"file:line"`` so every later error can point at the source.
+    ``trained_spans`` (plain text only): the character spans the loss covers, the
+    text taken exactly as written (Axolotl's template-free ``input_output``);
+    ``None`` trains on all of the text, with the tokenizer's end-of-sequence token.
     """
 
     messages: tuple[Message, ...] = ()
     text: str | None = None
     origin: str = ""
+    trained_spans: tuple[tuple[int, int], ...] | None = None
 
     @property
     def is_chat(self) -> bool:

@@ -201,8 +201,9 @@ def markdown_table() -> str:
         "harness has no equivalent for.",
         "",
         "In each of `datasets`: `path` (a local JSONL/JSON file, or a hub id such as `tatsu-lab/alpaca`), `split` "
-        "(default train) and `name` (for a hub id, its configuration, as Axolotl reads it), `ds_type` (json/jsonl; "
-        "other formats are refused), `type` (`chat_template`, `alpaca`, `sharegpt`, `completion`, ...), and for "
+        "(default train), `name` (for a hub id, its configuration, as Axolotl reads it) and `data_files` (some of "
+        "its files), `ds_type` (json/jsonl; other formats are refused), `type` (`chat_template`, `alpaca`, "
+        "`sharegpt`, `input_output` (template-free segments), `completion`, ...), and for "
         "`chat_template` `field_messages`, `message_field_role`, `message_field_content`, `roles` and "
         "`roles_to_train` (`[assistant]`; every token is `train_on: all`).",
         "",

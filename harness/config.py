@@ -60,6 +60,7 @@ class DatasetSpec(Strict):
     roles_to_train: list[str] | None = None
     # Axolotl's hub key: a hub data set's split (and, as Axolotl reads `name` for a hub id, its configuration).
     split: str | None = None
+    data_files: str | list[str] | None = None  # for a hub id: which of its files (Axolotl's key)
 
     def formatter_options(self) -> dict[str, Any]:
         """The keys above that are set, as the formatter's options."""

@@ -293,3 +293,45 @@ def test_set_changes_a_key_and_strict_limits_it_to_keys_the_file_sets(tmp_path, 
     assert "- forgetting.threshold: --set names" in err
     assert main(["validate", str(loose), "--set", "lora_r"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_data_files_pick_files_of_a_hub_data_set_as_datasets_reads_them(tmp_path):
+    """Axolotl's data_files reaches datasets.load_dataset (here over a folder laid out as a hub repo)."""
+    import datasets
+
+    from harness.config import DatasetSpec
+    from harness.data.sources import hub_path_of, parse_hub_path, read_hub_records
+
+    repo = tmp_path / "org" / "fire-procedures"
+    write_jsonl(repo / "drills.jsonl", chat_records(3, topic="drills"))
+    write_jsonl(repo / "calls.jsonl", chat_records(5, topic="calls"))
+    ref = parse_hub_path(hub_path_of(DatasetSpec(path="org/fire-procedures", data_files=["calls.jsonl"])))
+    assert ref.name == "org/fire-procedures" and ref.data_files == ("calls.jsonl",) and ref.split == "train"
+    records = read_hub_records(ref, load=lambda name, *args, **kwargs: datasets.load_dataset(
+        "json", *args[1:], data_files=[str(tmp_path / name / f) for f in kwargs.pop("data_files")], **kwargs))
+    assert len(records) == 5 and all("calls" in r.value["messages"][0]["content"] for r in records)
+    assert "data_files=a.json,b.json" in hub_path_of(DatasetSpec(path="hf://datasets/o/n", data_files=["a.json",
+                                                                                                        "b.json"]))
+
+
+def test_input_output_segments_train_only_the_labelled_text_as_written(tiny_model_dir, tmp_path):
+    """Axolotl's template-free format: no chat template, no added token, loss on label: true segments."""
+    from transformers import AutoTokenizer
+
+    from harness.api import FormatError
+    from harness.data.examples import load_examples
+    from harness.data.tokenize import IGNORE_INDEX, encode
+
+    records = [{"segments": [{"label": False, "text": "REPORT FORM 7\nIncident: kitchen fire\nAction:"},
+                             {"label": True, "text": " evacuate, then cut the gas supply."}]}]
+    loaded = load_examples(write_jsonl(tmp_path / "forms.jsonl", records), load_harness(), type="input_output")
+    (example,) = loaded.examples
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    encoded = encode(example, tokenizer, max_length=256)
+    assert encoded.input_ids == tokenizer(example.text, add_special_tokens=False)["input_ids"]  # nothing added
+    trained = tokenizer.decode([t for t, label in zip(encoded.input_ids, encoded.labels) if label != IGNORE_INDEX])
+    assert trained.strip() == "evacuate, then cut the gas supply."
+    formatter = load_harness().formatter("input_output")(load_harness().formatter("input_output").Options())
+    assert formatter.dump(example) == records[0]
+    with pytest.raises(FormatError, match="nothing to train on"):
+        formatter.parse({"segments": [{"label": False, "text": "only a prompt"}]})

@@ -264,7 +264,7 @@ def load_examples(
 
 def example_key(example: Example) -> tuple:
     """What makes two examples the same, ignoring where they came from."""
-    return (example.messages, example.text)
+    return (example.messages, example.text, example.trained_spans)
 
 
 def find_duplicates(examples: Sequence[Example]) -> list[tuple[str, str]]:
@@ -283,7 +283,8 @@ def find_duplicates(examples: Sequence[Example]) -> list[tuple[str, str]]:
 def example_record(example: Example) -> dict[str, Any]:
     """A canonical JSON form of an example (ChatML, or ``{"text"}``)."""
     if not example.is_chat:
-        return {"text": example.text}
+        spans = {"trained_spans": [list(span) for span in example.trained_spans]} if example.trained_spans else {}
+        return {"text": example.text, **spans}
     return {"messages": [{"role": m.role, "content": m.content} for m in example.messages]}
 
 

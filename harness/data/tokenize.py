@@ -39,6 +39,8 @@ def _messages(example: Example) -> list[dict[str, str]]:
 
 def render(example: Example, tokenizer: Any) -> tuple[str, list[tuple[int, int]]]:
     """The example as text, and the character spans of its assistant turns."""
+    if not example.is_chat and example.trained_spans is not None:
+        return example.text, list(example.trained_spans)  # template-free: no token added
     if not example.is_chat:
         return example.text + (tokenizer.eos_token or ""), [(0, len(example.text) + len(tokenizer.eos_token or ""))]
     messages = _messages(example)
