@@ -9,6 +9,7 @@
 #   4. the same two on a random Llama-3.1-8B-shaped model (made and saved once, then loaded)
 #   5. shared-prefix evaluation speed against the lm-eval CLI (bench/eval_speed.py, one task)
 #   6. full fine-tuning of SmolLM2-135M
+#   7. FSDP full fine-tuning under torchrun (Axolotl's fsdp keys), one process
 # in this order of need: when the budget runs out, the last sections are skipped.
 #
 # Every section has a time box and records its own outcome, so one failure costs only its
@@ -140,6 +141,16 @@ fi
 # ------------------------------------------------------------------------- 6. full fine-tuning
 train smollm2-135m-instruct full 60 "${STEPS[@]}"
 rm -rf "$SCRATCH/out"
+
+# ------------------------------------------------------------------------- 7. FSDP (Axolotl's fsdp keys)
+# One process under torchrun: FSDP2 full fine-tuning of SmolLM2 through `harness train`. A CPU has
+# no sharding (accelerate's MULTI_CPU drops the FSDP plugin), so the dry run skips it.
+if [ -z "$DRY" ] && [ -f "$LOOP_CONFIG" ]; then
+    section "fsdp full train" 90 "$PY" -m torch.distributed.run --nproc-per-node 1 -m harness train "$LOOP_CONFIG" \
+        --output-dir "$SCRATCH/fsdp" --set adapter= --set max_steps=4 --set "fsdp=[full_shard, auto_wrap]" \
+        --set fsdp_config.transformer_layer_cls_to_wrap=LlamaDecoderLayer || true
+    rm -rf "$SCRATCH/fsdp"
+fi
 
 # ------------------------------------------------------------------------- summary
 "$PY" bench/gpu_check.py summary "$RESULTS" | tee "$RESULTS_DIR/summary.txt"

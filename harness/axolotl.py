@@ -35,7 +35,8 @@ HONOURED = (
     "output_dir", "logging_steps", "eval_steps", "evals_per_epoch", "save_steps", "saves_per_epoch",
     "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
     "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "sample_packing",
-    "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict",
+    "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict", "fsdp", "fsdp_config",
+    "fsdp_version", "deepspeed",
 )
 
 # Accepted and removed: why each changes nothing that harness computes.
@@ -64,10 +65,6 @@ IGNORED: dict[str, str] = {
 
 # Refused: what to use instead. A value in ``INERT`` (Axolotl's own default) is unset instead.
 REFUSED: dict[str, str] = {
-    "deepspeed": "harness trains with DDP under `accelerate launch` or torchrun; ZeRO sharding is not supported",
-    "fsdp": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
-    "fsdp_config": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
-    "fsdp_version": "harness trains with DDP under `accelerate launch` or torchrun; FSDP sharding is not supported",
     "hub_model_id": "publish the chosen weights after `harness gate` passes (huggingface-cli upload), so only a "
                     "model that passed reaches the Hub",
     "wandb_project": "report_to: [wandb], with WANDB_PROJECT (and WANDB_ENTITY, WANDB_NAME) set in the environment",
@@ -178,6 +175,13 @@ def markdown_table() -> str:
                                         "sample_packing",
                  "dataset_prepared_path": "the tokenized (and packed) rows kept there; a run that would prepare "
                                           "the same rows reads them",
+                 "fsdp": "FSDP over the GPUs of an `accelerate launch` / torchrun launch (transformers' FSDP2 "
+                         "by default); elsewhere the run stops at its start, saying so",
+                 "fsdp_config": "Axolotl's fsdp_-prefixed keys, read as transformers' (offload_params as "
+                                "cpu_offload, sharding_strategy as reshard_after_forward)",
+                 "fsdp_version": "as fsdp_config.version (2 when unset)",
+                 "deepspeed": "a DeepSpeed JSON config (ZeRO) under a GPU launch, with the deepspeed package; "
+                              "elsewhere the run stops at its start, saying so",
                  "strict": "with true, `--set KEY=VALUE` on the command line may change only keys the file sets",
                  "optimizer": "the bitsandbytes ones too (adamw_bnb_8bit, paged_adamw_8bit, ...): a CUDA GPU; "
                               "a CPU run stops at its start"}

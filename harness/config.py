@@ -270,6 +270,11 @@ class RunConfig(Strict):
     pad_to_sequence_len: bool | None = None  # every micro-batch sequence_len wide; unset: as sample_packing
     dataset_prepared_path: str | None = None  # keep the tokenized rows here; a later run on the same data reuses them
     strict: bool = False  # Axolotl's: `--set` may change only keys the file sets (load_config)
+    # Sharded training over the GPUs of one launch, in Axolotl's words (training/sharding.py).
+    fsdp: list[str] | str | None = None  # e.g. [full_shard, auto_wrap]
+    fsdp_config: dict[str, Any] | None = None
+    fsdp_version: Literal[1, 2] | None = None
+    deepspeed: str | dict[str, Any] | None = None  # a DeepSpeed JSON config (ZeRO), relative to the config's folder
 
     # --- harness sections
     benchmarks: Benchmarks = Field(default_factory=Benchmarks)

@@ -28,8 +28,13 @@ def gpu_only_problems(settings: Any, trainer: str | None = None) -> list[str]:
         wanted.append("load_in_8bit: true (an 8-bit base, bitsandbytes)")
     if settings.optimizer in BNB_OPTIMIZERS:
         wanted.append(f"optimizer: {settings.optimizer} (bitsandbytes' optimizer)")
+    sharding = []
+    if getattr(settings, "fsdp", None) or getattr(settings, "deepspeed", None):
+        from harness.training.sharding import sharding_problems
+
+        sharding = sharding_problems(settings)
     if not wanted:
-        return []
+        return sharding
     import torch
 
     if settings.device not in ("auto", "cuda") or not torch.cuda.is_available():
@@ -37,7 +42,8 @@ def gpu_only_problems(settings: Any, trainer: str | None = None) -> list[str]:
         return [f"{what} needs a CUDA GPU ({where}); instead: "
                 + ("optimizer: adamw_torch" if what.startswith("optimizer") else
                    "adapter: lora, the same kind of adapter on an unquantised base (bf16 where the CPU has it)")
-                for what in wanted]
+                for what in wanted] + sharding
     if importlib.util.find_spec("bitsandbytes") is None:
-        return [f"{what} needs the bitsandbytes package: pip install 'forgetting-harness[qlora]'" for what in wanted]
-    return []
+        return [f"{what} needs the bitsandbytes package: pip install 'forgetting-harness[qlora]'"
+                for what in wanted] + sharding
+    return sharding

@@ -14,6 +14,7 @@ from typing import Any
 from transformers import TrainingArguments
 
 from harness.models.loading import pick_dtype
+from harness.training.sharding import sharding_arguments
 from harness.training.schedule import default_warmup_steps
 
 # The seed's optimizer names that transformers spells differently.
@@ -130,4 +131,5 @@ def training_arguments(
         dataloader_num_workers=0,
         disable_tqdm=True,
         logging_nan_inf_filter=False,
+        **sharding_arguments(settings),
     )
