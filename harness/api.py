@@ -521,6 +521,8 @@ HELPERS: dict[str, str] = {
     "markdown_table": "harness.evaluation.gate",
     "STATUS_LABELS": "harness.evaluation.gate",
     "group_above_threshold": "harness.evaluation.breakdown",
+    # the model card, for reporters
+    "write_model_card": "harness.model_card",
 }
 
 

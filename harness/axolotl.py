@@ -36,7 +36,7 @@ HONOURED = (
     "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
     "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "sample_packing",
     "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict", "fsdp", "fsdp_config",
-    "fsdp_version", "deepspeed",
+    "fsdp_version", "deepspeed", "hub_model_id",
 )
 
 # Accepted and removed: why each changes nothing that harness computes.
@@ -65,8 +65,6 @@ IGNORED: dict[str, str] = {
 
 # Refused: what to use instead. A value in ``INERT`` (Axolotl's own default) is unset instead.
 REFUSED: dict[str, str] = {
-    "hub_model_id": "publish the chosen weights after `harness gate` passes (huggingface-cli upload), so only a "
-                    "model that passed reaches the Hub",
     "wandb_project": "report_to: [wandb], with WANDB_PROJECT (and WANDB_ENTITY, WANDB_NAME) set in the environment",
     "wandb_entity": "report_to: [wandb], with WANDB_ENTITY set in the environment",
     "wandb_name": "report_to: [wandb], with WANDB_NAME set in the environment",
@@ -182,6 +180,8 @@ def markdown_table() -> str:
                  "fsdp_version": "as fsdp_config.version (2 when unset)",
                  "deepspeed": "a DeepSpeed JSON config (ZeRO) under a GPU launch, with the deepspeed package; "
                               "elsewhere the run stops at its start, saying so",
+                 "hub_model_id": "the chosen weights, their model card and the evidence are pushed there when "
+                                 "the verdict passes (not on fail or undecided; `harness publish` does it by hand)",
                  "strict": "with true, `--set KEY=VALUE` on the command line may change only keys the file sets",
                  "optimizer": "the bitsandbytes ones too (adamw_bnb_8bit, paged_adamw_8bit, ...): a CUDA GPU; "
                               "a CPU run stops at its start"}

@@ -31,6 +31,7 @@ COMMANDS = [
     "run",
     "gate",
     "report",
+    "publish",
     "demo",
     "eval",
     "compare_models",

@@ -274,6 +274,7 @@ class RunConfig(Strict):
     fsdp: list[str] | str | None = None  # e.g. [full_shard, auto_wrap]
     fsdp_config: dict[str, Any] | None = None
     fsdp_version: Literal[1, 2] | None = None
+    hub_model_id: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+$")  # publish here when the verdict passes
     deepspeed: str | dict[str, Any] | None = None  # a DeepSpeed JSON config (ZeRO), relative to the config's folder
 
     # --- harness sections

@@ -24,10 +24,10 @@ def finished_run(scenario, tmp_path):
     return tmp_path / "run", harness
 
 
-def test_all_three_formats_render(finished_run):
+def test_every_format_renders(finished_run):
     run_dir, harness = finished_run
     written = render_reports(harness, run_dir)
-    assert sorted(p.name for p in written) == ["report.html", "report.md", "results.json"]
+    assert sorted(p.name for p in written) == ["README.md", "report.html", "report.md", "results.json"]  # README: the card
     html = (run_dir / "report.html").read_text()
     assert "PASS: every informative general benchmark must degrade less than 5.0%" in html
     assert html.count("<svg") >= 3  # forgetting bars, trade-off scatter, loss curve at least

@@ -47,7 +47,29 @@ def _run(args: argparse.Namespace, harness) -> int:
     # The folder's name carries a timestamp: choose it once, on rank 0, the only writer.
     run_dir = args.resume or args.run_dir or default_run_dir(args.config or "run")
     verdict = loop.run(args.config, harness, run_dir, resume=args.resume is not None, overrides=args.overrides)
-    return finish(harness, run_dir, verdict, render=not args.no_report)
+    code = finish(harness, run_dir, verdict, render=not args.no_report)
+    publish_if_asked(run_dir)
+    return code
+
+
+def publish_if_asked(run_dir: Path) -> None:
+    """Axolotl's hub_model_id: push a passing run there; never fails the run (its verdict stands)."""
+    import yaml
+
+    from harness.api import UsageError
+    from harness.loop.rundir import RunFolder
+
+    config = yaml.safe_load(RunFolder(run_dir).config.read_text(encoding="utf-8")) or {}
+    repo = config.get("hub_model_id")
+    if not repo:
+        return
+    from harness.publishing import check_verdict, publish
+
+    try:
+        status = check_verdict(run_dir)
+        print(f"hub_model_id: published to {publish(run_dir, repo, status=status)}")
+    except UsageError as error:
+        print(f"hub_model_id: {error}")
 
 
 def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:

@@ -61,6 +61,17 @@ class HtmlReporter(_ViewReporter):
         return render_html(report)
 
 
+class ModelCardReporter(Reporter):
+    name = "model_card"
+    summary = ("README.md: a Hub model card beside the chosen weights (front matter with model-index results, "
+               "the forgetting table, settings, how to load).")
+
+    def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
+        from harness.api import write_model_card
+
+        return [write_model_card(Path(run_dir))]
+
+
 class _ComparisonReporter(Reporter):
     """Renders a strategy comparison's summary (compare.json's dict) to one file."""
 
@@ -114,6 +125,7 @@ def harness_register_reporters(register):
     register(HtmlReporter)
     register(MarkdownReporter)
     register(JsonReporter)
+    register(ModelCardReporter)
     register(CompareJsonReporter)
     register(CompareMarkdownReporter)
     register(CompareHtmlReporter)
