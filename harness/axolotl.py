@@ -34,7 +34,7 @@ HONOURED = (
     "max_grad_norm", "gradient_checkpointing", "gradient_checkpointing_kwargs", "bf16", "fp16", "tf32",
     "output_dir", "logging_steps", "eval_steps", "evals_per_epoch", "save_steps", "saves_per_epoch",
     "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
-    "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "sample_packing",
+    "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "flex_attention", "sample_packing",
     "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict", "fsdp", "fsdp_config",
     "fsdp_version", "deepspeed", "hub_model_id",
 )
@@ -101,6 +101,7 @@ REWRITES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "flash_attention": lambda value: _rewrite_attention(value, "flash_attention_2"),
     "sdp_attention": lambda value: _rewrite_attention(value, "sdpa"),
     "eager_attention": lambda value: _rewrite_attention(value, "eager"),
+    "flex_attention": lambda value: _rewrite_attention(value, "flex_attention"),
 }
 
 
@@ -162,6 +163,7 @@ def markdown_table() -> str:
     rewritten = {"train_on_inputs": "as train_on (all / assistant)", "early_stopping_patience": "as early_stopping",
                  "flash_attention": "as attn_implementation: flash_attention_2",
                  "sdp_attention": "as attn_implementation: sdpa", "eager_attention": "as attn_implementation: eager",
+                 "flex_attention": "as attn_implementation: flex_attention",
                  "load_in_8bit": "LoRA over an 8-bit base (bitsandbytes): a CUDA GPU; a CPU run stops at its start",
                  "load_in_4bit": "with adapter: qlora, which loads the base in 4-bit (a CUDA GPU)",
                  "resume_from_checkpoint": "the first round continues from that checkpoint (harness run --resume "
