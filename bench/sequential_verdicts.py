@@ -1,12 +1,20 @@
-"""Sequential verdicts by simulation: error rates, interval coverage, items used against a fixed design.
+"""Sequential verdicts by simulation: error rates with extended budgets, coverage, items used, per design.
 
 Synthetic paired items with a known true forgetting (``harness.evaluation.simulation``) are
-judged by the same code the loop runs. For each scenario it prints how often the
-sequential design decides pass / fail / nothing and its mean items, then the
-smallest fixed-sample design (one look, same one-sided level) that decides as
-often, and the ratio of items. Then the 95% interval's coverage at a few n.
+judged by the same code the loop runs, under three designs:
 
-    .venv/bin/python bench/sequential_verdicts.py [--replications 1000] [--spending pocock]
+- ``planned``: the planned-looks boundaries (Pocock-type spending) for a fixed ``max_items``;
+- ``anytime``: the confidence sequence, items read as a sample of an unlimited pool;
+- ``anytime, N``: the confidence sequence with the benchmark's own N items as the population.
+
+For each scenario it prints how often each design decides pass / fail / nothing and its mean
+items, first with one budget, then for a user who raises ``max_items`` twice after an
+undecided result (the planned design then re-judges the same items under a new plan). With
+a population the truth is each drawn benchmark's own forgetting, built exactly at the
+scenario's (so "at T" is a benchmark exactly at the threshold). Then the anytime interval's
+time-uniform coverage (the truth inside it at every look at once).
+
+    .venv/bin/python bench/sequential_verdicts.py [--replications 1000] [--population 1000]
 """
 
 from __future__ import annotations
@@ -16,70 +24,67 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.evaluation import sequential  # noqa: E402
-from harness.evaluation.simulation import Scenario, interval_coverage, operating_characteristics, run_fixed  # noqa: E402
+from harness.evaluation.simulation import Scenario, extension_error, sequence_coverage  # noqa: E402
 
 SCENARIOS = [
     ("clear pass", Scenario(0.8, 0.00, 0.04)),
     ("pass, p_b 0.7", Scenario(0.7, 0.00, 0.05)),
     ("hard pass (docs table)", Scenario(0.6, 0.00, 0.10)),
-    ("just above T (false pass)", Scenario(0.6, 0.06, 0.10)),
-    ("at T, low p_b (false pass)", Scenario(0.4, 0.055, 0.20)),
+    ("just below T (false fail)", Scenario(0.6, 0.04, 0.10)),
+    ("at T (false pass)", Scenario(0.6, 0.05, 0.10)),
+    ("at T, p_b 0.9, losses only", Scenario(0.9, 0.05, 0.05)),
+    ("at T, low p_b (false pass)", Scenario(0.4, 0.05, 0.20)),
     ("clear fail", Scenario(0.6, 0.15, 0.12)),
     ("severe fail", Scenario(0.6, 0.25, 0.16)),
 ]
 
 
-def fixed_n_with_power(scenario: Scenario, power: float, *, replications: int, seed: int,
-                       threshold: float, alpha: float) -> int | None:
-    """The smallest n (step 25) at which one look decides at least as often as ``power``."""
-    for n in range(25, 3201, 25):
-        rng = np.random.default_rng(seed)
-        decided = sum(run_fixed(*scenario.draw(n, rng), n, threshold, alpha).status != "undecided"
-                      for _ in range(replications))
-        if decided / replications >= power:
-            return n
-    return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=1000)
-    parser.add_argument("--spending", default="pocock", choices=["pocock", "obrien_fleming", "bonferroni"])
     parser.add_argument("--first-look", type=int, default=50)
-    parser.add_argument("--max-items", type=int, default=800)
+    parser.add_argument("--max-items", type=int, default=383, help="the first budget (the demo's SciQ sample)")
+    parser.add_argument("--extend", type=int, nargs="*", default=[800, 1000],
+                        help="budgets a user raises max_items to after undecided results")
+    parser.add_argument("--population", type=int, default=1000, help="the benchmark's size N")
     parser.add_argument("--threshold", type=float, default=5.0, help="percent")
     args = parser.parse_args()
-    looks = sequential.looks_schedule(args.first_look, args.max_items)
     threshold, alpha = args.threshold / 100, 0.025
-    bounds = sequential.boundaries(tuple(looks), alpha, args.spending)
-    print(f"looks {looks}; {args.spending} spending, one-sided {alpha} per decision; "
-          f"z boundaries {', '.join(f'{b:.2f}' for b in bounds)}; {args.replications} replications\n")
-    print(f"{'scenario':<28} {'p_b':>4} {'true':>5} {'disc':>5} | {'pass':>6} {'fail':>6} {'undec':>6} "
-          f"{'items':>6} | {'fixed n':>7} {'ratio':>6}")
+    budgets = [args.max_items, *args.extend]
+    print(f"first look {args.first_look}, budget {args.max_items}, then {args.extend}; one-sided {alpha} per "
+          f"decision; anytime boundary z at 50/300/1000 items: "
+          + ", ".join(f"{sequential.anytime_critical(n, alpha):.2f}" for n in (50, 300, 1000))
+          + f"; {args.replications} replications\n")
+    designs = [("planned", "pocock", None), ("anytime", "anytime", None),
+               (f"anytime, N={args.population}", "anytime", args.population)]
     started = time.perf_counter()
-    for label, scenario in SCENARIOS:
-        oc = operating_characteristics(scenario, looks=looks, threshold=threshold, alpha=alpha,
-                                       spending=args.spending, replications=args.replications, seed=1)
-        power = max(oc["pass"], oc["fail"])
-        truth_passes = scenario.forgetting < threshold
-        fixed = (fixed_n_with_power(scenario, power, replications=min(args.replications, 400), seed=1,
-                                    threshold=threshold, alpha=alpha)
-                 if power >= 0.5 and (oc["pass"] if truth_passes else oc["fail"]) == power else None)
-        ratio = f"{oc['mean_items'] / fixed:.2f}" if fixed else "-"
-        print(f"{label:<28} {scenario.p_base:>4.2f} {scenario.forgetting:>5.3f} {scenario.discordance:>5.2f} | "
-              f"{oc['pass']:>6.3f} {oc['fail']:>6.3f} {oc['undecided']:>6.3f} {oc['mean_items']:>6.0f} | "
-              f"{fixed or '-':>7} {ratio:>6}")
-    print("\ncoverage of the 95% interval (Fieller on the paired test, with the small-sample adjustment):")
+    for title, plan in (("one budget", budgets[:1]), (f"extended to {budgets}", budgets)):
+        print(f"{title}:")
+        print(f"  {'scenario':<28} {'p_b':>4} {'true':>5} {'disc':>5} | {'design':<18} {'pass':>6} {'fail':>6} "
+              f"{'undec':>6} {'wrong':>6} {'items':>6}")
+        for label, scenario in SCENARIOS:
+            for name, spending, population in designs:
+                if population is not None and plan[-1] > population:
+                    plan = [min(b, population) for b in plan]
+                oc = extension_error(scenario, budgets=plan, first_look=args.first_look, threshold=threshold,
+                                     alpha=alpha, spending=spending, population=population,
+                                     replications=args.replications, seed=1)
+                print(f"  {label:<28} {scenario.p_base:>4.2f} {scenario.forgetting:>5.3f} "
+                      f"{scenario.discordance:>5.2f} | {name:<18} {oc['pass']:>6.3f} {oc['fail']:>6.3f} "
+                      f"{oc['undecided']:>6.3f} {oc['wrong']:>6.3f} {oc['mean_items']:>6.0f}")
+        print()
+    looks = sequential.looks_schedule(args.first_look, 800)
+    print(f"time-uniform coverage of the anytime {1 - 2 * alpha:.0%} interval over looks {looks}:")
     for scenario in (Scenario(0.6, 0.0, 0.10), Scenario(0.6, 0.05, 0.10), Scenario(0.3, 0.10, 0.20),
-                     Scenario(0.8, 0.0, 0.02)):
-        cells = [f"n={n}: {interval_coverage(scenario, n=n, replications=args.replications, seed=2):.3f}"
-                 for n in (50, 200, 800)]
-        print(f"  p_b {scenario.p_base} true {scenario.forgetting} disc {scenario.discordance}: " + ", ".join(cells))
+                     Scenario(0.8, 0.0, 0.02), Scenario(0.9, 0.05, 0.05)):
+        unlimited = sequence_coverage(scenario, looks=looks, replications=args.replications, seed=2)
+        finite = sequence_coverage(scenario, looks=looks + [args.population], population=args.population,
+                                   replications=args.replications, seed=2)
+        print(f"  p_b {scenario.p_base} true {scenario.forgetting} disc {scenario.discordance}: "
+              f"unlimited pool {unlimited:.3f}, N={args.population} {finite:.3f}")
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 

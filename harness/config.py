@@ -131,7 +131,12 @@ class Forgetting(Strict):
     # sequential: decided pass / decided fail / undecided, sampling until decided (see
     # harness.evaluation.sequential). point: the seed's rule on the estimate. strict: the upper CI bound.
     policy: Literal["sequential", "point", "strict"] = "sequential"
-    spending: Literal["pocock", "obrien_fleming", "bonferroni"] = "pocock"
+    # anytime: a confidence sequence, valid however many items are scored, now or on a later look
+    # with a larger budget. The planned-looks designs hold only for the max_items they were run with.
+    spending: Literal["anytime", "pocock", "obrien_fleming", "bonferroni"] = "anytime"
+    # benchmark: judge the benchmark's own forgetting (its N items the population: all N scored
+    # is exact, never undecided). tasks_like_these: items as a sample of an unlimited pool.
+    population: Literal["benchmark", "tasks_like_these"] = "benchmark"
     # base: the seed's (base - ft) / base. above_chance: (base - ft) / (base - chance).
     relative_to: Literal["base", "above_chance"] = "base"
     confidence: float = Field(0.95, gt=0.5, lt=1)

@@ -85,11 +85,17 @@ def test_chance_corrected_forgetting_is_relative_to_the_margin_above_chance():
     cand_right = set(list(base_right)[:180])
     for relative_to, expected in (("base", 10.0), ("above_chance", 20.0)):
         base, cand = scorers({"b": base_right}, {"b": cand_right})
-        settings = JudgeSettings(first_look=400, max_items=400, relative_to=relative_to)
+        settings = JudgeSettings(first_look=400, max_items=400, relative_to=relative_to,
+                                 population="tasks_like_these")
         c = judge(base, cand, [Fixed("b", 400)], [], settings).forgetting["b"]
         assert c.relative == pytest.approx(expected)
         assert c.relative_ci.low < expected < c.relative_ci.high
         assert c.relative_to == relative_to and c.chance == pytest.approx(0.25)
+        # The benchmark as the population: all 400 of its items scored is its exact forgetting.
+        exact = judge(base, cand, [Fixed("b", 400)], [], JudgeSettings(
+            first_look=400, max_items=400, relative_to=relative_to)).forgetting["b"]
+        assert exact.relative_ci.low == exact.relative_ci.high == pytest.approx(expected)
+        assert exact.status == "fail" and exact.ci_method.startswith("exact")
 
 
 def test_items_are_scored_once_across_looks():

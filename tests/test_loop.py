@@ -154,11 +154,12 @@ def test_drift_sample_never_uses_training_examples():
 
 
 def test_sequential_loop_decides_each_round_and_treats_undecided_as_not_passed(scenario, tmp_path, monkeypatch):
-    """12% forgetting is decided fail early, 7% is undecided at 400 items, 2% is decided pass."""
+    """12% forgetting is decided fail early, 7% is undecided at 400 items, 2% is decided pass
+    (items read as a sample of an unlimited pool: the benchmark's own 400 would decide the 7%)."""
     monkeypatch.setattr("scenario.N_ITEMS", 400)
     config, harness = scenario("schedule")
     data = yaml.safe_load(config.read_text())
-    data["forgetting"]["policy"] = "sequential"
+    data["forgetting"].update({"policy": "sequential", "population": "tasks_like_these"})
     data["benchmarks"].update({"first_look": 50, "max_items": 400})
     config.write_text(yaml.safe_dump(data))
     verdict = loop.run(config, harness, tmp_path / "run", progress=False)
@@ -170,7 +171,7 @@ def test_sequential_loop_decides_each_round_and_treats_undecided_as_not_passed(s
     assert third["status"] == "pass" and third["relative_ci"]["high"] < 5
     assert "round undecided, so not passed" in (tmp_path / "run" / "rounds" / "round-2" / "decision.json").read_text()
     assert verdict["status"] == "pass" and verdict["chosen_round"] == 3
-    assert "Pocock" in verdict["judging"]["method"]
+    assert "anytime-valid" in verdict["judging"]["method"] and "tasks like these" in verdict["judging"]["method"]
     # The base was scored once per item across all rounds and looks, and saved as it grew.
     base = json.loads((tmp_path / "run" / "base" / "eval.json").read_text())["test_general"]
     assert base["n"] == 400
@@ -181,6 +182,23 @@ def test_sequential_loop_decides_each_round_and_treats_undecided_as_not_passed(s
     point = _gate(tmp_path / "run", "--max-forgetting", "1", "--policy", "point")
     assert point.returncode == 1 and "| **fail** |" in point.stdout
     assert _gate(tmp_path / "run", "--max-forgetting", "0").returncode == 2
+
+
+def test_a_benchmark_scored_in_full_is_decided_exactly(scenario, tmp_path, monkeypatch):
+    """population: benchmark (the default): at all 400 items the 7% round is the benchmark's exact
+    forgetting, a decided fail, where the unlimited-pool reading above stays undecided."""
+    monkeypatch.setattr("scenario.N_ITEMS", 400)
+    config, harness = scenario("schedule")
+    data = yaml.safe_load(config.read_text())
+    data["forgetting"]["policy"] = "sequential"
+    data["benchmarks"].update({"first_look": 50, "max_items": 400})
+    config.write_text(yaml.safe_dump(data))
+    verdict = loop.run(config, harness, tmp_path / "run", progress=False)
+    second = verdict["rounds"][1]["forgetting"]["test_general"]
+    assert second["status"] == "fail" and second["relative_ci"]["low"] >= 5.0  # decided, at most all 400 items
+    if second["n"] == 400:
+        assert second["relative_ci"]["low"] == second["relative_ci"]["high"] == pytest.approx(7.0)
+    assert "benchmark's own" in verdict["judging"]["method"]
 
 
 def test_library_output_goes_to_the_run_folders_log_not_the_console(scenario, tmp_path, capfd):

@@ -41,8 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-items", type=int, default=800,
                         help="sequential: most items per general benchmark (default 800)")
     parser.add_argument("--first-look", type=int, default=50, help="sequential: items at the first look (default 50)")
-    parser.add_argument("--spending", choices=["pocock", "obrien_fleming", "bonferroni"], default="pocock",
-                        help="sequential: how the error rate is spread over looks")
+    parser.add_argument("--spending", choices=["anytime", "pocock", "obrien_fleming", "bonferroni"],
+                        default="anytime", help="sequential: anytime-valid (default), or a planned-looks design "
+                                                "valid for --max-items only")
+    parser.add_argument("--population", choices=["benchmark", "tasks_like_these"], default="benchmark",
+                        help="sequential: the benchmark's own N items (default; all scored is exact), or an "
+                             "unlimited pool of items like them")
     parser.add_argument("--relative-to", choices=["base", "above_chance"], default="base",
                         help="relative forgetting as (base - ft) / base, or (base - ft) / (base - chance)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CIs")
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         return _judge_into_run_folder(args, harness, benchmarks)
     cache = False if args.no_cache else ResultCache()
     settings = JudgeSettings(threshold=args.threshold, policy=args.policy, spending=args.spending,
-                             relative_to=args.relative_to, first_look=args.first_look, max_items=args.max_items,
+                             population=args.population, relative_to=args.relative_to, first_look=args.first_look, max_items=args.max_items,
                              limit=limit_of(args), seed=args.seed, bootstrap_samples=args.bootstrap)
 
     base_model = load_model(args.base, device=args.device, dtype=args.dtype, fingerprint=False)
@@ -182,7 +186,7 @@ def _judge_into_run_folder(args: argparse.Namespace, harness, benchmarks) -> int
                        "first_look": args.first_look, "max_items": args.max_items, "limit": limit_of(args),
                        "seed": args.seed, "batch_size": fixed_batch_size(args)},
         "forgetting": {"threshold": args.threshold, "policy": args.policy, "spending": args.spending,
-                       "relative_to": args.relative_to, "bootstrap_samples": args.bootstrap},
+                       "population": args.population, "relative_to": args.relative_to, "bootstrap_samples": args.bootstrap},
     }
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "judge.yml"

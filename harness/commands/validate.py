@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  policy     : {config.mitigation.policy.name}")
     forgetting = config.forgetting
     print(f"  forgetting : > {forgetting.threshold}% relative fails ({forgetting.policy} policy"
-          + (f", {forgetting.spending} spending, looks from {bench.first_look} to {bench.max_items} items)"
+          + (f", {forgetting.spending} spending, population {forgetting.population}, looks from "
+             f"{bench.first_look} items, budget {bench.max_items})"
              if forgetting.policy == "sequential" else f", {bench.limit or 'all'} items)"))
     for note in config._notes:
         print(f"  note: {note}")

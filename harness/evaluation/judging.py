@@ -34,7 +34,10 @@ class JudgeSettings:
     threshold: float = 5.0  # percent
     policy: str = "sequential"
     confidence: float = 0.95
-    spending: sequential.Spending = "pocock"
+    spending: sequential.Spending = "anytime"
+    # benchmark: the benchmark's own N items are the population (sampled without replacement; all
+    # N scored is the exact value). tasks_like_these: an infinite population of items like them.
+    population: str = "benchmark"
     relative_to: str = "base"  # or "above_chance"
     first_look: int = 50
     max_items: int = 800
@@ -66,18 +69,30 @@ class JudgeSettings:
     def method(self) -> str:
         """One line for reports: how verdicts were decided, and at what level."""
         measure = "(base - ft) / (base - chance)" if self.corrected else "(base - ft) / base"
+        if self.policy == "sequential" and self.spending == "anytime":
+            return (f"sequential, anytime-valid: {sequential.SPENDING_NAMES[self.spending]} holds at every number "
+                    f"of items, so each decision keeps its one-sided error {self.alpha:.3g} (the ends of a "
+                    f"{self.confidence:.0%} interval) however many items are scored, now or later; "
+                    f"{self.population_sentence()}; looks from {self.first_look} items, budget {self.max_items}; "
+                    f"relative forgetting {measure}")
         if self.policy == "sequential":
-            return (f"sequential: {sequential.SPENDING_NAMES[self.spending]}, each decision at one-sided "
-                    f"{self.alpha:.3g} over all looks (the ends of a {self.confidence:.0%} interval); "
+            return (f"sequential (planned looks): {sequential.SPENDING_NAMES[self.spending]}, each decision at "
+                    f"one-sided {self.alpha:.3g} over all looks (the ends of a {self.confidence:.0%} interval); "
                     f"looks at {', '.join(map(str, sequential.looks_schedule(self.first_look, self.max_items)))} "
-                    f"items; relative forgetting {measure}")
+                    f"items, valid for that maximum only; relative forgetting {measure}")
         rule = "point estimate" if self.policy == "point" else f"upper bound of the {self.confidence:.0%} bootstrap CI"
         return f"{self.policy}: the {rule} of relative forgetting {measure} must stay below the threshold"
 
+    def population_sentence(self) -> str:
+        if self.population == "benchmark":
+            return ("the forgetting judged is the benchmark's own (its N items the population, sampled without "
+                    "replacement: scoring all of them gives the exact value)")
+        return "the forgetting judged is on tasks like these (the items a sample of an unlimited pool)"
+
     def as_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "threshold": self.threshold, "confidence": self.confidence,
-                "spending": self.spending, "relative_to": self.relative_to, "first_look": self.first_look,
-                "max_items": self.max_items, "method": self.method()}
+                "spending": self.spending, "population": self.population, "relative_to": self.relative_to,
+                "first_look": self.first_look, "max_items": self.max_items, "method": self.method()}
 
 
 @dataclass
@@ -147,7 +162,15 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
     available = len(take_items(benchmark, None, settings.seed))
     n_max = min(settings.most_items(benchmark, general=True) or available, available)
     looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
-    bounds = sequential.boundaries(tuple(looks), settings.alpha, settings.spending)
+    anytime = settings.spending == "anytime"
+    population = available if anytime and settings.population == "benchmark" else None
+
+    def critical_at(n: int) -> float:
+        # Anytime: the boundary depends on n alone, so a later, larger budget keeps every decision valid.
+        return sequential.anytime_critical(n, settings.alpha) if anytime else sequential.critical_value(
+            bounds[looks.index(n)], n)
+
+    bounds = () if anytime else sequential.boundaries(tuple(looks), settings.alpha, settings.spending)
     threshold = settings.threshold / 100
     history: list[dict[str, Any]] = []
     status = "undecided"
@@ -162,10 +185,13 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
                 f"more base items")
             continue
         c = candidate.score(benchmark, ids)
-        xb, xf = [i.score for i in b.items], [i.score for i in c.items]
-        chance = [i.chance or 0.0 for i in b.items] if settings.corrected else None
-        moments = sequential.Moments.of(xb, xf, chance, higher_is_better=benchmark.higher_is_better)
-        critical = sequential.critical_value(bounds[k], n)
+        # In the order drawn: without replacement, the test weighs each item by when it came.
+        base_items, cand_items = {i.item_id: i for i in b.items}, {i.item_id: i for i in c.items}
+        xb, xf = [base_items[i].score for i in ids], [cand_items[i].score for i in ids]
+        chance = [base_items[i].chance or 0.0 for i in ids] if settings.corrected else None
+        moments = sequential.Moments.of(xb, xf, chance, higher_is_better=benchmark.higher_is_better,
+                                        population=population)
+        critical = critical_at(n)
         if chance_reason:
             status = "uninformative"
         else:
@@ -183,19 +209,31 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
     comparison.relative = 100 * moments.forgetting(settings.corrected)
     low, high = moments.interval(critical, settings.corrected)
     comparison.relative_ci = stats.Interval(100 * low, 100 * high)
-    comparison.ci_method = (f"sequential (Fieller) at look {len(history)} of {len(looks)}, "
-                            f"critical value {critical:.2f}")
+    comparison.ci_method = (("exact: every item of the benchmark scored" if moments.complete else
+                             f"anytime-valid confidence sequence (Fieller) at {n} items, critical value "
+                             f"{critical:.2f}" + (f", without replacement from {population}" if population else ""))
+                            if anytime else f"sequential (Fieller) at look {len(history)} of {len(looks)}, "
+                                            f"critical value {critical:.2f}")
     if status == "undecided":
-        final = sequential.critical_value(bounds[-1], looks[-1])
-        needed = sequential.items_to_decide(moments, threshold, final, corrected=settings.corrected)
+        final = critical_at(looks[-1])
+        needed = sequential.items_to_decide(moments, threshold, final, corrected=settings.corrected,
+                                            critical_at=(lambda m: sequential.anytime_critical(m, settings.alpha))
+                                            if anytime else None)
+        every = (f"scoring all {available} items decides it for certain" if population is not None else "")
         if needed is None:
-            comparison.reason = "the estimate sits on the threshold; no sample size is likely to decide it"
+            comparison.reason = ("the estimate sits on the threshold; " + (every or
+                                 "no sample size is likely to decide it"))
         else:
             comparison.more_items = max(needed - n, 1)
-            where = "beyond the items available" if needed > available else "within the items available"
-            comparison.reason = (f"about {comparison.more_items} more items would likely decide it ({where}; "
-                                 f"raise benchmarks.max_items)" if n == n_max else
-                                 f"about {comparison.more_items} more items would likely decide it")
+            if population is not None:
+                where = (f"{every}" if needed >= available else f"within the {available} items; {every}")
+            else:
+                where = "beyond the items available" if needed > available else "within the items available"
+            raise_it = ("; raise benchmarks.max_items: with an anytime-valid verdict, more items later keep its "
+                        "error" if anytime else "; raise benchmarks.max_items (a new plan: planned looks are "
+                        "valid for their maximum only)")
+            comparison.reason = (f"about {comparison.more_items} more items would likely decide it ({where})"
+                                 + (raise_it if n == n_max else ""))
     elif status == "uninformative":
         comparison.reason = chance_reason
     return comparison, b, c

@@ -31,17 +31,24 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-Spending = Literal["obrien_fleming", "pocock", "bonferroni"]
+Spending = Literal["anytime", "obrien_fleming", "pocock", "bonferroni"]
+# The planned-looks designs: valid for a maximum fixed in advance (kept to re-judge runs saved
+# under them, and to compare in bench/sequential_verdicts.py).
+PLANNED = ("obrien_fleming", "pocock", "bonferroni")
 SPENDING_NAMES: dict[str, str] = {
+    "anytime": "an anytime-valid confidence sequence (one-sided normal mixture)",
     "obrien_fleming": "O'Brien-Fleming-type alpha spending (Lan-DeMets)",
     "pocock": "Pocock-type alpha spending (Lan-DeMets)",
     "bonferroni": "Bonferroni over looks",
 }
 Status = Literal["pass", "fail", "undecided", "uninformative"]
+
+# How sure the bound on the share of changed items is, below which Var d is not taken (Moments._test_variances).
+DISCORDANCE_CONFIDENCE = 0.9
 
 # Grid resolution of the numerical integration: points per unit of z.
 _GRID_PER_Z = 100
@@ -186,10 +193,17 @@ class Moments:
     # Scores other than 0/1 (a graded metric, a log-likelihood): no pseudo-items, whose 0/1
     # values would bias a mean on another scale.
     graded: bool = False
+    # The benchmark's size N when its items are the population (sampled without replacement,
+    # in the order scored), and the martingale's location sums of d = f - b and e = b - c for
+    # that population (see :func:`location_sums`); None: an infinite population, plain sums.
+    population: int | None = None
+    ld: float | None = None
+    le: float | None = None
+    le_plain: float | None = None  # the same for e = b (the uncorrected measure)
 
     @classmethod
     def of(cls, base: Sequence[float], candidate: Sequence[float], chance: Sequence[float] | None = None,
-           *, higher_is_better: bool = True) -> Moments:
+           *, higher_is_better: bool = True, population: int | None = None) -> Moments:
         """The moments of paired scores; for a lower-is-better metric, of the scores that test it.
 
         Lower is better: forgetting is ``(p_f - p_b) / p_b``, which is the higher-is-better
@@ -202,8 +216,15 @@ class Moments:
             xf = 2 * xb - xf
         xc = np.zeros_like(xb) if chance is None else np.asarray(chance, dtype=np.float64)
         graded = not bool(np.isin(xb, (0.0, 1.0)).all() and np.isin(xf, (0.0, 1.0)).all())
+        located: dict[str, float | int | None] = {}
+        if population is not None:
+            if xb.size > population:
+                raise ValueError(f"{xb.size} items scored from a population of {population}")
+            located = {"population": int(population), "ld": location_sums(xf - xb, population),
+                       "le": location_sums(xb - xc, population), "le_plain": location_sums(xb, population)}
         return cls(int(xb.size), float(xb.sum()), float(xf.sum()), float(xc.sum()), float(xb @ xb),
-                   float(xf @ xf), float(xc @ xc), float(xb @ xf), float(xb @ xc), float(xf @ xc), graded)
+                   float(xf @ xf), float(xc @ xc), float(xb @ xf), float(xb @ xc), float(xf @ xc), graded,
+                   **located)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -226,7 +247,41 @@ class Moments:
     def _plus(self, b: float, f: float, c: float, weight: float) -> Moments:
         return Moments(self.n + weight, self.b + weight * b, self.f + weight * f, self.c + weight * c,
                        self.bb + weight * b * b, self.ff + weight * f * f, self.cc + weight * c * c,
-                       self.bf + weight * b * f, self.bc + weight * b * c, self.fc + weight * f * c, self.graded)
+                       self.bf + weight * b * f, self.bc + weight * b * c, self.fc + weight * f * c, self.graded,
+                       self.population, self.ld, self.le, self.le_plain)
+
+    def _test_variances(self, corrected: bool) -> tuple[float, float, float]:
+        """(Var d, Var e, Cov d e) for the test: the :meth:`adjusted` moments', with Var d no lower than
+        the upper confidence bound on the share of changed items allows.
+
+        With 0/1 scores, ``d = f - b`` is nonzero only on the items that changed, so its
+        variance is about that share; when changes are rare and nearly all losses, a small
+        sample often shows none and the plug-in variance calls a forgetting model clean
+        (simulated: 4% false passes at a stated 2.5%, base 0.9, 19 losses per gain). A
+        one-sided Clopper-Pearson bound on the changed share keeps small samples honest and
+        costs little width once changes have been seen.
+        """
+        m = self.adjusted()
+        mean_d, _, vdd, vee, vde = m._de(corrected)
+        if self.graded or self.n < 1:
+            return vdd, vee, vde
+        from scipy.stats import beta
+
+        changed = round(self.ff - 2 * self.bf + self.bb)  # items whose 0/1 outcome differs
+        share = float(beta.ppf(DISCORDANCE_CONFIDENCE, changed + 1, max(self.n - changed, 1e-9)))
+        return max(vdd, share - mean_d**2), vee, vde
+
+    @property
+    def complete(self) -> bool:
+        """Every item of a finite population is scored: the scores are the benchmark's own, exactly."""
+        return self.population is not None and self.n >= self.population
+
+    def _location(self, corrected: bool) -> tuple[float, float]:
+        """Where the test centres d and e, per item: the population martingale's sums / n, else the means."""
+        if self.ld is None:
+            c = self.c if corrected else 0.0
+            return (self.f - self.b) / self.n, (self.b - c) / self.n
+        return self.ld / self.n, (self.le if corrected else self.le_plain) / self.n
 
     # y = d + t * e with d = f - b and e = b - c (c = 0 unless chance-corrected)
     def _de(self, corrected: bool) -> tuple[float, float, float, float, float]:
@@ -253,12 +308,14 @@ class Moments:
         Computed on the :meth:`adjusted` moments, like :meth:`interval`.
         """
         m = self.adjusted()
-        mean_d, mean_e, vdd, vee, vde = m._de(corrected)
+        vdd, vee, vde = self._test_variances(corrected)
+        mean_d, mean_e = self._location(corrected) if self.ld is not None else m._de(corrected)[:2]
+        n = self.n if self.ld is not None else m.n
         mean = mean_d + threshold * mean_e
         var = max(vdd + 2 * threshold * vde + threshold**2 * vee, 0.0)
         if var == 0:
             return math.copysign(math.inf, mean) if mean else 0.0
-        return mean / math.sqrt(var / m.n)
+        return mean / math.sqrt(var / n)
 
     def interval(self, critical: float, corrected: bool = False) -> tuple[float, float]:
         """Fieller's interval for the relative forgetting: every ``t`` with ``|z(t)| < critical``.
@@ -266,9 +323,13 @@ class Moments:
         Unbounded (an infinite end) when the base itself is not clearly above chance
         at this level: then no threshold could be ruled out.
         """
+        if self.complete:
+            exact = self.forgetting(corrected)
+            return exact, exact  # no sampling error: the benchmark's own scores
         m = self.adjusted()
-        mean_d, mean_e, vdd, vee, vde = m._de(corrected)
-        k = critical**2 / m.n
+        vdd, vee, vde = self._test_variances(corrected)
+        mean_d, mean_e = self._location(corrected) if self.ld is not None else m._de(corrected)[:2]
+        k = critical**2 / (self.n if self.ld is not None else m.n)
         a = mean_e**2 - k * vee
         half_b = mean_d * mean_e - k * vde
         c = mean_d**2 - k * vdd
@@ -277,6 +338,68 @@ class Moments:
         disc = max(half_b**2 - a * c, 0.0)
         roots = sorted(((-half_b - math.sqrt(disc)) / a, (-half_b + math.sqrt(disc)) / a))
         return roots[0], roots[1]
+
+
+def location_sums(values: np.ndarray, population: int) -> float:
+    """``sum_i v_i + sum_i S_(i-1) / (N - i + 1)`` over the items in the order scored.
+
+    Sampling without replacement from ``N`` items, the expected next value given the
+    past is the mean of the items not yet seen, ``(N mu - S_(i-1)) / (N - i + 1)``; the
+    deviations from it form a martingale whose sum is ``A_n - mu B_n`` with ``A_n`` this
+    sum and ``B_n = sum_i N / (N - i + 1)`` (Waudby-Smith & Ramdas 2020). A test of ``mu
+    > 0`` needs only the sign of ``A_n`` against its boundary, so ``B_n`` is never stored.
+    As ``n`` nears ``N`` the later terms weigh more and the sequence closes on the exact
+    mean; with ``N`` infinite this is the plain sum.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    before = np.concatenate(([0.0], np.cumsum(values)[:-1]))
+    remaining = population - np.arange(values.size)  # N - i + 1 for i = 1..n
+    return float(values.sum() + (before / remaining).sum())
+
+
+# The confidence sequence is tightest near this many items; fixed in advance, never taken
+# from the data (bench/sequential_verdicts.py measured 200..800 items; see ANYTIME_WIDTH).
+ANYTIME_TUNED_AT = 300
+
+
+@lru_cache(maxsize=4096)
+def anytime_critical(n: int, alpha: float, tuned_at: int = ANYTIME_TUNED_AT) -> float:
+    """The z-scale boundary at ``n`` items of a one-sided normal-mixture confidence sequence.
+
+    The mixture over positive drifts ``lambda`` (half-normal, precision ``r`` items) of
+    ``exp(lambda S - lambda^2 V / 2)`` is a nonnegative supermartingale, so by Ville's
+    inequality it exceeds ``1 / alpha`` at *any* number of items, however chosen, with
+    probability at most ``alpha`` (Howard et al. 2021; with the variance estimated, an
+    asymptotic confidence sequence: Waudby-Smith et al. 2024). In closed form it is
+    ``2 sqrt(r / (V + r)) exp(s^2 / 2) Phi(s)`` with ``s = S / sqrt(V + r)``; this
+    returns ``S / sqrt(V)`` where it reaches ``1 / alpha``, with ``V = n`` (standardised).
+    ``r`` is chosen once, to make the boundary lowest at ``tuned_at`` items.
+    """
+    r = _mixture_precision(alpha, tuned_at)
+    return _mixture_boundary(n, r, alpha)
+
+
+def _mixture_boundary(n: float, r: float, alpha: float) -> float:
+    from scipy.special import log_ndtr
+
+    target = math.log(1 / alpha) - math.log(2) + 0.5 * math.log((n + r) / r)
+    low, high = 0.0, 40.0
+    for _ in range(100):  # s^2 / 2 + log Phi(s) rises with s
+        middle = (low + high) / 2
+        if middle**2 / 2 + float(log_ndtr(middle)) < target:
+            low = middle
+        else:
+            high = middle
+    return high * math.sqrt((n + r) / n)
+
+
+@lru_cache(maxsize=64)
+def _mixture_precision(alpha: float, tuned_at: int) -> float:
+    from scipy.optimize import minimize_scalar
+
+    best = minimize_scalar(lambda log_r: _mixture_boundary(tuned_at, math.exp(log_r), alpha),
+                           bounds=(math.log(1e-3 * tuned_at), math.log(1e3 * tuned_at)), method="bounded")
+    return math.exp(best.x)
 
 
 def critical_value(z_bound: float, n: int) -> float:
@@ -308,6 +431,11 @@ class Look:
 
 def decide(moments: Moments, threshold: float, critical: float, *, corrected: bool = False) -> Status:
     """Pass, fail, or undecided at one look (``threshold`` a fraction)."""
+    if moments.complete:
+        # Every item scored: the forgetting is known exactly, and must stay below the threshold.
+        forgetting = moments.forgetting(corrected)
+        # Below the threshold, with float rounding of the sums (20/400 must not pass at 5%) read as at it.
+        return "pass" if forgetting < threshold - 1e-9 else "fail"
     z = moments.z(threshold, corrected)
     if z >= critical:
         return "pass"
@@ -316,17 +444,25 @@ def decide(moments: Moments, threshold: float, critical: float, *, corrected: bo
     return "undecided"
 
 
-def items_to_decide(moments: Moments, threshold: float, final_critical: float, *, corrected: bool = False) -> int | None:
+def items_to_decide(moments: Moments, threshold: float, final_critical: float, *, corrected: bool = False,
+                    critical_at: Callable[[int], float] | None = None) -> int | None:
     """About how many items in all would decide this benchmark, if its effect stays as measured.
 
-    ``None`` when the estimate sits on the threshold: no budget is likely to decide it.
+    ``critical_at`` (the anytime boundary, which grows slowly with n) replaces the fixed
+    ``final_critical`` when given. ``None`` when the estimate sits on the threshold: no
+    budget is likely to decide it (scoring a whole finite population always does).
     """
     mean_d, mean_e, vdd, vee, vde = moments.adjusted()._de(corrected)
     mean = mean_d + threshold * mean_e
     var = vdd + 2 * threshold * vde + threshold**2 * vee
     if abs(mean) < 1e-12 or var <= 0:
         return None
-    return int(math.ceil((final_critical**2) * var / mean**2))
+    needed = int(math.ceil((final_critical**2) * var / mean**2))
+    for _ in range(5 if critical_at else 0):  # a fixed point: n = critical(n)^2 var / mean^2
+        needed = int(math.ceil(critical_at(max(needed, 2)) ** 2 * var / mean**2))
+    if moments.population is not None:
+        needed = min(needed, moments.population)
+    return needed
 
 
 def rejudge(looks: Sequence[dict], threshold: float, *, corrected: bool = False) -> Status:

@@ -40,6 +40,24 @@ class Scenario:
         return base, fine
 
 
+    def population(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+        """A benchmark of ``size`` items with exactly this scenario's counts (base right, lost, gained),
+        in a random scoring order, and its own relative forgetting: the truth a run judging it is after.
+        Built exactly, so a scenario at the threshold is a benchmark exactly at it (the worst case)."""
+        right = round(self.p_base * size)
+        net = round(self.forgetting * right)
+        discordant = max(round(self.discordance * size), net)
+        discordant += (discordant - net) % 2  # lost - gained = net, lost + gained = discordant
+        lost, gained = (discordant + net) // 2, (discordant - net) // 2
+        base = np.zeros(size)
+        base[:right] = 1
+        fine = base.copy()
+        fine[:lost] = 0
+        fine[right:right + gained] = 1
+        order = rng.permutation(size)
+        return base[order], fine[order], net / right
+
+
 @dataclass
 class Outcome:
     status: str
@@ -47,16 +65,35 @@ class Outcome:
 
 
 def run_sequential(base: np.ndarray, fine: np.ndarray, looks: list[int], threshold: float,
-                   alpha: float, spending: sequential.Spending) -> Outcome:
-    """The loop's decision rule on one synthetic benchmark (no chance correction)."""
-    bounds = sequential.boundaries(tuple(looks), alpha, spending)
+                   alpha: float, spending: sequential.Spending, population: int | None = None) -> Outcome:
+    """The loop's decision rule on one synthetic benchmark (no chance correction).
+
+    ``spending="anytime"``: the confidence sequence (``population``, the benchmark's size
+    when its own items are the population); otherwise the planned-looks boundaries.
+    """
+    bounds = None if spending == "anytime" else sequential.boundaries(tuple(looks), alpha, spending)
     status = "undecided"
     for k, n in enumerate(looks):
-        moments = sequential.Moments.of(base[:n], fine[:n])
-        status = sequential.decide(moments, threshold, sequential.critical_value(bounds[k], n))
+        moments = sequential.Moments.of(base[:n], fine[:n], population=population)
+        critical = (sequential.anytime_critical(n, alpha) if bounds is None
+                    else sequential.critical_value(bounds[k], n))
+        status = sequential.decide(moments, threshold, critical)
         if status != "undecided":
             return Outcome(status, n)
     return Outcome(status, looks[-1])
+
+
+def run_extended(base: np.ndarray, fine: np.ndarray, budgets: list[int], first_look: int, threshold: float,
+                 alpha: float, spending: sequential.Spending, population: int | None = None) -> Outcome:
+    """A user who, after an undecided verdict at ``budgets[0]`` items, raises ``max_items`` to the next
+    budget and judges again (the cached items re-judged under the new plan), and so on."""
+    outcome = Outcome("undecided", 0)
+    for budget in budgets:
+        outcome = run_sequential(base, fine, sequential.looks_schedule(first_look, budget), threshold, alpha,
+                                 spending, population)
+        if outcome.status != "undecided":
+            return outcome
+    return outcome
 
 
 def run_fixed(base: np.ndarray, fine: np.ndarray, n: int, threshold: float, alpha: float) -> Outcome:
@@ -91,4 +128,44 @@ def interval_coverage(scenario: Scenario, *, n: int, confidence: float = 0.95, r
         base, fine = scenario.draw(n, rng)
         low, high = sequential.Moments.of(base, fine).interval(critical)
         hits += low <= scenario.forgetting <= high
+    return hits / replications
+
+
+def extension_error(scenario: Scenario, *, budgets: list[int], first_look: int = 50, threshold: float = 0.05,
+                    alpha: float = 0.025, spending: sequential.Spending = "anytime", population: int | None = None,
+                    replications: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Decisions of users who extend their budget after undecided results, and how many are wrong.
+
+    With ``population`` the truth is each drawn benchmark's own forgetting (a pass is wrong when it
+    is at or above the threshold, a fail when it is below); otherwise the scenario's.
+    """
+    rng = np.random.default_rng(seed)
+    counts = {"pass": 0, "fail": 0, "undecided": 0, "wrong": 0}
+    items = 0
+    for _ in range(replications):
+        if population is not None:
+            base, fine, truth = scenario.population(population, rng)
+        else:
+            (base, fine), truth = scenario.draw(budgets[-1], rng), scenario.forgetting
+        outcome = run_extended(base, fine, budgets, first_look, threshold, alpha, spending, population)
+        counts[outcome.status] += 1
+        counts["wrong"] += (outcome.status == "pass" and truth >= threshold) or (
+            outcome.status == "fail" and truth < threshold)
+        items += outcome.n
+    return {**{k: v / replications for k, v in counts.items()}, "mean_items": items / replications}
+
+
+def sequence_coverage(scenario: Scenario, *, looks: list[int], alpha: float = 0.025,
+                      population: int | None = None, replications: int = 1000, seed: int = 0) -> float:
+    """Share of runs whose anytime interval holds the truth at *every* look at once (time-uniform)."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(replications):
+        if population is not None:
+            base, fine, truth = scenario.population(population, rng)
+        else:
+            (base, fine), truth = scenario.draw(looks[-1], rng), scenario.forgetting
+        hits += all(low - 1e-9 <= truth <= high + 1e-9 for low, high in (  # exact at n = N, up to rounding
+            sequential.Moments.of(base[:n], fine[:n], population=population).interval(
+                sequential.anytime_critical(n, alpha)) for n in looks))
     return hits / replications

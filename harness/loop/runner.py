@@ -243,7 +243,8 @@ def judge_settings(config: RunConfig, components: Components) -> JudgeSettings:
     bench, forgetting = config.benchmarks, config.forgetting
     return JudgeSettings(
         threshold=forgetting.threshold, policy=forgetting.policy, confidence=forgetting.confidence,
-        spending=forgetting.spending, relative_to=forgetting.relative_to, first_look=bench.first_look,
+        spending=forgetting.spending, population=forgetting.population, relative_to=forgetting.relative_to,
+        first_look=bench.first_look,
         max_items=bench.max_items, limit=bench.limit, limits=components.limits, seed=bench.seed,
         bootstrap_samples=forgetting.bootstrap_samples,
     )
