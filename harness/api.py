@@ -240,12 +240,17 @@ class ItemScore:
     """One benchmark item's outcome (1.0 correct, 0.0 wrong, or a graded value).
 
     ``chance`` is what guessing scores on this item (1 / number of choices), when
-    the benchmark knows it; chance-aware gating reads it.
+    the benchmark knows it; chance-aware gating reads it. ``margin``: how far the
+    right answer's score is above the best wrong one's (a multiple-choice item's
+    log-likelihoods, as its metric compares them; negative when the item is wrong),
+    when the benchmark knows it; base-assisted sampling reads it (an item answered by
+    a wide margin rarely flips).
     """
 
     item_id: str
     score: float
     chance: float | None = None
+    margin: float | None = None
 
 
 @dataclass(frozen=True)

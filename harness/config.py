@@ -109,6 +109,10 @@ class Benchmarks(Strict):
     first_look: int = Field(50, ge=10)
     max_items: int = Field(800, ge=10)
     seed: int = 1234
+    # Score the base on every item of each general benchmark (once, cached for every round, probe,
+    # strategy and run) and draw the candidate's items where the base's margins say flips are
+    # likely (harness/evaluation/assisted.py); pays where a benchmark has many more items than the budget.
+    base_full: bool = False
     batch_size: int = Field(8, ge=1)
     # Options every benchmark of the run takes where its own options have the key (a
     # benchmark's own options win): e.g. {apply_chat_template: true} for every lm-eval task
@@ -303,6 +307,12 @@ class RunConfig(Strict):
         if (self.chat_template == "jinja") != bool(self.chat_template_jinja):
             raise ValueError("chat_template: jinja and chat_template_jinja go together (the template text "
                              "in chat_template_jinja)")
+        if self.benchmarks.base_full and (self.forgetting.policy != "sequential" or self.forgetting.spending != "anytime"
+                                          or self.forgetting.population != "benchmark"):
+            raise ValueError("benchmarks.base_full draws the candidate's items by the base's margins, which the "
+                             "sequential policy with spending: anytime and population: benchmark (the defaults) judges; "
+                             f"here policy {self.forgetting.policy}, spending {self.forgetting.spending}, population "
+                             f"{self.forgetting.population}")
         if self.load_in_4bit and self.trainer.name != "qlora":
             raise ValueError("load_in_4bit: true is QLoRA's 4-bit base: write adapter: qlora")
         if self.load_in_8bit and self.trainer.name not in ("lora", "ewc"):

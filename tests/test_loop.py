@@ -258,3 +258,26 @@ def test_a_run_served_from_the_cache_still_saves_the_base_results_it_used(scenar
     saved = json.loads((tmp_path / "second" / "base" / "eval.json").read_text())
     assert DamageBenchmark.evaluations == evaluations  # nothing scored again ...
     assert len(saved["test_general"]["items"]) == N_ITEMS  # ... and still on disk in the second run folder
+
+
+def test_base_full_scores_the_base_once_on_every_item_and_draws_the_candidate_s(scenario, tmp_path, monkeypatch):
+    monkeypatch.setattr("scenario.N_ITEMS", 400)
+    config, harness = scenario("schedule")
+    data = yaml.safe_load(config.read_text())
+    data["forgetting"]["policy"] = "sequential"
+    data["benchmarks"].update({"first_look": 50, "max_items": 400, "base_full": True})
+    config.write_text(yaml.safe_dump(data))
+    verdict = loop.run(config, harness, tmp_path / "run", progress=False)
+    base = json.loads((tmp_path / "run" / "base" / "eval.json").read_text())["test_general"]
+    assert base["n"] == 400  # every item, once, for all rounds
+    first, *_, last = (r["forgetting"]["test_general"] for r in verdict["rounds"])
+    assert first["status"] == "fail" and first["base"] == pytest.approx(1.0)
+    assert "base-assisted draws" in first["ci_method"] and first["n"] < 400
+    assert last["status"] == "pass" and verdict["status"] == "pass"
+    assert _gate(tmp_path / "run").returncode == 0  # the gate re-judges the drawn looks from verdict.json
+
+    data["forgetting"]["policy"] = "point"
+    config.write_text(yaml.safe_dump(data))
+    from harness.cli import main
+
+    assert main(["validate", str(config)]) == 2

@@ -167,3 +167,32 @@ def test_without_replacement_the_sequence_closes_on_the_benchmark_s_own_value():
     unlimited = sequential.Moments.of(base[:800], fine[:800]).interval(sequential.anytime_critical(800, 0.025))
     assert widths[1] < unlimited[1] - unlimited[0]  # the finite population's correction
     assert sequential.location_sums(np.array([1.0, 0.0, 1.0]), 10**12) == pytest.approx(2.0)
+
+
+# --------------------------------------------------------------------- base-assisted sampling
+
+
+def test_base_assisted_draws_save_candidate_items_on_a_large_benchmark_and_stay_right():
+    """Benchmark of 5000 items, budget 383 then 800: draws by the base's margins against plain
+    without-replacement sampling, on the same benchmarks (bench has more scenarios)."""
+    from harness.evaluation.simulation import MarginScenario, assisted_error
+
+    for scenario in (MarginScenario(0.8, 0.0, 0.04, 6.0), MarginScenario(0.6, 0.15, 0.12, 6.0)):
+        out = assisted_error(scenario, population=5000, replications=30, seed=3)
+        assert out["assisted"]["wrong"] == out["plain"]["wrong"] == 0
+        assert out["assisted"]["mean_items"] < 0.8 * out["plain"]["mean_items"], out
+    at_threshold = assisted_error(MarginScenario(0.6, 0.05, 0.10, 6.0), population=5000, budgets=(383, 800),
+                                  replications=60, seed=4)
+    assert at_threshold["assisted"]["pass"] <= 0.025, at_threshold
+
+
+def test_draw_probabilities_follow_the_margins_and_bound_every_weight():
+    from harness.api import ItemScore
+    from harness.evaluation import assisted
+
+    items = [ItemScore(str(i), 1.0, 0.25, margin) for i, margin in enumerate([0.01, 0.5, 3.0, None])]
+    pi = assisted.draw_probabilities(items)
+    assert pi.sum() == pytest.approx(1.0) and pi[0] > pi[1] > pi[2] and pi[3] == pi.max()
+    assert (1 / (len(items) * pi)).max() <= 1 / assisted.EVEN  # importance weights stay bounded
+    uniform = assisted.draw_probabilities([ItemScore("a", 1.0), ItemScore("b", 0.0)])
+    assert list(uniform) == [0.5, 0.5]

@@ -46,6 +46,7 @@ class JudgeSettings:
     limits: dict[str, int | None] = field(default_factory=dict)
     seed: int = 1234
     bootstrap_samples: int = 2000
+    base_full: bool = False  # base scored on every item; the candidate's drawn by the base's margins
 
     @property
     def alpha(self) -> float:
@@ -164,6 +165,8 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
     looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
     anytime = settings.spending == "anytime"
     population = available if anytime and settings.population == "benchmark" else None
+    if settings.base_full and population is not None:
+        return _assisted(base, candidate, benchmark, settings, say, n_max)
 
     def critical_at(n: int) -> float:
         # Anytime: the boundary depends on n alone, so a later, larger budget keeps every decision valid.
@@ -236,6 +239,84 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
                                  + (raise_it if n == n_max else ""))
     elif status == "uninformative":
         comparison.reason = chance_reason
+    return comparison, b, c
+
+
+def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings,
+              say: Callable[[str], None], budget: int):
+    """``benchmarks.base_full``: the base on every item, the candidate on items drawn by the base's
+    margins (:mod:`harness.evaluation.assisted`), judged by the same anytime sequence."""
+    import numpy as np
+
+    from harness.evaluation import assisted
+
+    all_ids = take_items(benchmark, None, settings.seed)
+    size = len(all_ids)
+    b_full = base.score(benchmark, all_ids)
+    by_id = {i.item_id: i for i in b_full.items}
+    base_items = [by_id[i] for i in all_ids]
+    xb = np.array([i.score for i in base_items], dtype=np.float64)
+    chance = np.array([i.chance or 0.0 for i in base_items]) if settings.corrected else None
+    probabilities = assisted.draw_probabilities(base_items)
+    order = assisted.draw_order(probabilities, 40 * size, settings.seed, benchmark.name)
+    first_seen = np.zeros(size, bool)
+    new = np.zeros(order.size, bool)
+    for t, i in enumerate(order):
+        new[t], first_seen[i] = not first_seen[i], True
+    distinct = np.cumsum(new)
+    threshold = settings.threshold / 100
+    chance_reason = _chance_check(b_full, settings)
+    history: list[dict[str, Any]] = []
+    status, scored, xf = "undecided", [], xb.copy()
+    looks = sequential.looks_schedule(settings.first_look, 40 * size)
+    moments = critical = None
+    for k in looks:
+        n = int(distinct[k - 1])
+        if n > budget or chance_reason:
+            break
+        scored = [all_ids[i] for i in dict.fromkeys(order[:k].tolist())]
+        c = candidate.score(benchmark, scored)
+        got = {i.item_id: i.score for i in c.items}
+        for i in dict.fromkeys(order[:k].tolist()):
+            xf[i] = got[all_ids[i]]
+        if n >= size:  # every item scored: the benchmark's exact value
+            moments = sequential.Moments.of(xb, xf, chance, higher_is_better=benchmark.higher_is_better,
+                                            population=size)
+            critical = 0.0
+        else:
+            moments = assisted.assisted_moments(order[:k], probabilities, xb, xf, chance,
+                                                higher_is_better=benchmark.higher_is_better)
+            critical = sequential.anytime_critical(k, settings.alpha)
+        status = sequential.decide(moments, threshold, critical, corrected=settings.corrected)
+        history.append(sequential.Look(n, critical, moments.z(threshold, settings.corrected), status,
+                                       moments.as_dict()).as_dict())
+        say(f"  {benchmark.name:<24} {k} draws, {n} items: {_describe(status)}")
+        if status != "undecided":
+            break
+    ids = scored or all_ids[: min(budget, size)]
+    b = base.score(benchmark, ids)
+    c = candidate.score(benchmark, ids) if scored else b
+    comparison = _bootstrap(b, c, benchmark, settings)
+    _apply_chance(comparison, b_full, settings)
+    comparison.looks, comparison.relative_to = history, settings.relative_to
+    if chance_reason or moments is None:
+        comparison.status, comparison.reason = "uninformative", chance_reason or "no items drawn"
+        return comparison, b, c
+    comparison.status = status
+    comparison.base = float(xb.mean())
+    comparison.relative = 100 * moments.forgetting(settings.corrected)
+    # The candidate's benchmark score the estimate implies (the relative change read back).
+    floor = (comparison.chance or 0.0) if settings.corrected else 0.0
+    sign = 1 if benchmark.higher_is_better else -1
+    comparison.candidate = comparison.base - sign * (comparison.base - floor) * comparison.relative / 100
+    low, high = moments.interval(critical, settings.corrected)
+    comparison.relative_ci = stats.Interval(100 * low, 100 * high)
+    comparison.ci_method = ("exact: every item of the benchmark scored" if moments.complete else
+                            f"base-assisted draws ({history[-1]['n']} items, importance-weighted by the base's "
+                            f"margins; base scored on all {size}), anytime-valid confidence sequence")
+    if status == "undecided":
+        comparison.reason = (f"undecided at {history[-1]['n'] if history else 0} items of {size}; a larger "
+                             "benchmarks.max_items keeps this verdict's error (scoring all decides it for certain)")
     return comparison, b, c
 
 

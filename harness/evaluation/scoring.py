@@ -136,14 +136,15 @@ class ResultCache:
         if data.get("key") != json.loads(json.dumps(fields, sort_keys=True)):
             log.warning("cache entry %s was written for other weights or settings; not serving it", path)
             return {}
-        return {i: ItemScore(i, s, c) for i, s, c in data["items"]}
+        return {item[0]: ItemScore(*item) for item in data["items"]}  # [id, score, chance(, margin)]
 
     def put(self, digest: str, fields: dict, metric: str, items: Iterable[ItemScore]) -> None:
         """Add ``items`` to the entry (what is already there is kept)."""
         merged = self.get(digest, fields)
         merged.update({i.item_id: i for i in items})
         payload = {"key": fields, "metric": metric,
-                   "items": [[i.item_id, i.score, i.chance] for i in merged.values()]}
+                   "items": [[i.item_id, i.score, i.chance] + ([i.margin] if i.margin is not None else [])
+                             for i in merged.values()]}
         write_atomic(self._path(digest), json.dumps(payload))
 
 

@@ -200,6 +200,8 @@ class Moments:
     ld: float | None = None
     le: float | None = None
     le_plain: float | None = None  # the same for e = b (the uncorrected measure)
+    # The least Var d the test takes (base-assisted draws, whose weighted changes are not 0/1).
+    variance_floor: float | None = None
 
     @classmethod
     def of(cls, base: Sequence[float], candidate: Sequence[float], chance: Sequence[float] | None = None,
@@ -248,7 +250,7 @@ class Moments:
         return Moments(self.n + weight, self.b + weight * b, self.f + weight * f, self.c + weight * c,
                        self.bb + weight * b * b, self.ff + weight * f * f, self.cc + weight * c * c,
                        self.bf + weight * b * f, self.bc + weight * b * c, self.fc + weight * f * c, self.graded,
-                       self.population, self.ld, self.le, self.le_plain)
+                       self.population, self.ld, self.le, self.le_plain, self.variance_floor)
 
     def _test_variances(self, corrected: bool) -> tuple[float, float, float]:
         """(Var d, Var e, Cov d e) for the test: the :meth:`adjusted` moments', with Var d no lower than
@@ -263,6 +265,8 @@ class Moments:
         """
         m = self.adjusted()
         mean_d, _, vdd, vee, vde = m._de(corrected)
+        if self.variance_floor is not None:
+            vdd = max(vdd, self.variance_floor)
         if self.graded or self.n < 1:
             return vdd, vee, vde
         from scipy.stats import beta

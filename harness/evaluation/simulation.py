@@ -9,6 +9,7 @@ and discordance, and run the same decision code the loop runs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -169,3 +170,93 @@ def sequence_coverage(scenario: Scenario, *, looks: list[int], alpha: float = 0.
             sequential.Moments.of(base[:n], fine[:n], population=population).interval(
                 sequential.anytime_critical(n, alpha)) for n in looks))
     return hits / replications
+
+
+# ------------------------------------------------------------------ base-assisted sampling
+
+
+@dataclass(frozen=True)
+class MarginScenario(Scenario):
+    """A scenario whose base margins say where flips are: an item's chance of being one of the
+    changed items falls as ``exp(-sharpness * |margin|)`` (0: margins say nothing)."""
+
+    sharpness: float = 2.0
+
+    def population_with_margins(self, size: int, rng: np.random.Generator):
+        """(base, fine, |margin|, truth): a benchmark with exactly this scenario's counts."""
+        right = round(self.p_base * size)
+        net = round(self.forgetting * right)
+        discordant = max(round(self.discordance * size), net)
+        discordant += (discordant - net) % 2
+        lost, gained = (discordant + net) // 2, (discordant - net) // 2
+        margins = rng.exponential(1.0, size)
+        weight = np.exp(-self.sharpness * margins)
+        base = np.zeros(size)
+        base[:right] = 1
+        fine = base.copy()
+        fine[rng.choice(right, size=lost, replace=False, p=weight[:right] / weight[:right].sum())] = 0
+        wrong = np.arange(right, size)
+        fine[rng.choice(wrong, size=gained, replace=False, p=weight[right:] / weight[right:].sum())] = 1
+        order = rng.permutation(size)
+        return base[order], fine[order], margins[order], net / right
+
+
+def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget: int, threshold: float,
+                 alpha: float, *, first_look: int = 50, seed: int = 0) -> Outcome:
+    """The loop's base-assisted rule on one benchmark: draws by the base's margins, looks at 50, 75, ...
+    draws, until decided or ``budget`` distinct items are scored; ``n`` is the distinct items scored."""
+    from harness.api import ItemScore
+    from harness.evaluation import assisted
+
+    size = len(base)
+    probabilities = assisted.draw_probabilities([ItemScore(str(i), b, None, float(m))
+                                                 for i, (b, m) in enumerate(zip(base, margins))])
+    order = assisted.draw_order(probabilities, 40 * size, seed, "simulated")
+    distinct = np.cumsum(~_seen_before(order))
+    for k in sequential.looks_schedule(first_look, 40 * size):
+        n = int(distinct[k - 1])
+        if n >= size:  # every item scored: the exact value
+            moments = sequential.Moments.of(base, fine, population=size)
+            return Outcome(sequential.decide(moments, threshold, 0.0), size)
+        if n > budget:
+            return Outcome("undecided", budget)
+        moments = assisted.assisted_moments(order[:k], probabilities, base, fine, None)
+        status = sequential.decide(moments, threshold, sequential.anytime_critical(k, alpha))
+        if status != "undecided":
+            return Outcome(status, n)
+    return Outcome("undecided", budget)
+
+
+def _seen_before(order: np.ndarray) -> np.ndarray:
+    seen = np.zeros(order.max() + 1, bool)
+    out = np.zeros(order.size, bool)
+    for t, i in enumerate(order):
+        out[t], seen[i] = seen[i], True
+    return out
+
+
+def assisted_error(scenario: MarginScenario, *, population: int = 1000, budgets: Sequence[int] = (383, 800),
+                   threshold: float = 0.05, alpha: float = 0.025, replications: int = 500,
+                   seed: int = 0) -> dict[str, dict[str, float]]:
+    """Base-assisted against plain without-replacement sampling on the same benchmarks: decisions,
+    wrong decisions (against each benchmark's own forgetting) and the candidate's distinct items, for a
+    user who raises the budget after undecided results."""
+    rng = np.random.default_rng(seed)
+    out = {name: {"pass": 0.0, "fail": 0.0, "undecided": 0.0, "wrong": 0.0, "mean_items": 0.0}
+           for name in ("assisted", "plain")}
+    for r in range(replications):
+        base, fine, margins, truth = scenario.population_with_margins(population, rng)
+        for name in out:
+            outcome = Outcome("undecided", 0)
+            for budget in budgets:
+                outcome = (run_assisted(base, fine, margins, budget, threshold, alpha, seed=r) if name == "assisted"
+                           else run_sequential(base, fine, sequential.looks_schedule(50, budget), threshold, alpha,
+                                               "anytime", population))
+                if outcome.status != "undecided":
+                    break
+            cell = out[name]
+            cell[outcome.status] += 1 / replications
+            cell["wrong"] += ((outcome.status == "pass" and truth >= threshold)
+                              or (outcome.status == "fail" and truth < threshold)) / replications
+            cell["mean_items"] += outcome.n / replications
+    return out

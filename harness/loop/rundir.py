@@ -81,8 +81,9 @@ def result_to_json(result: BenchmarkResult) -> dict[str, Any]:
         "n": result.n,
         "score": result.score,
         "seconds": result.seconds,
-        # [id, score] or [id, score, chance]: the chance level travels with the item.
-        "items": [[i.item_id, i.score] if i.chance is None else [i.item_id, i.score, i.chance] for i in result.items],
+        # [id, score], [id, score, chance] or [id, score, chance, margin]: what is known travels with the item.
+        "items": [[i.item_id, i.score, i.chance, i.margin] if i.margin is not None else
+                  [i.item_id, i.score] if i.chance is None else [i.item_id, i.score, i.chance] for i in result.items],
         "extra": _plain(result.extra),
     }
 

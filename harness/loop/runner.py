@@ -246,6 +246,7 @@ def judge_settings(config: RunConfig, components: Components) -> JudgeSettings:
         spending=forgetting.spending, population=forgetting.population, relative_to=forgetting.relative_to,
         first_look=bench.first_look,
         max_items=bench.max_items, limit=bench.limit, limits=components.limits, seed=bench.seed,
+        base_full=bench.base_full,
         bootstrap_samples=forgetting.bootstrap_samples,
     )
 

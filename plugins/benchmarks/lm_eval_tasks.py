@@ -275,7 +275,8 @@ class LmEvalBenchmark(Benchmark):
                 item_id = f"{record['doc_id']}" if single else f"{name}/{record['doc_id']}"
                 # One log-likelihood request per answer choice: guessing scores 1 / choices.
                 chance = 1 / len(record["arguments"]) if multiple_choice and record.get("arguments") else None
-                scored.append(ItemScore(item_id, score, chance))
+                margin = _margin(record, metric) if multiple_choice else None
+                scored.append(ItemScore(item_id, score, chance, margin))
         if len(scored) != len(items):
             raise UsageError(f"lm-eval returned {len(scored)} items for {self.task} after filter {wanted!r}, "
                              f"expected {len(items)}")
@@ -331,6 +332,26 @@ def _item_score(record: dict[str, Any], metric: str, task: str) -> tuple[float, 
         return float(value), 0.0
     raise UsageError(f"lm-eval task {task!r}: metric {metric!r} is not a number per item ({type(value).__name__}); "
                      f"choose a per-item metric")
+
+
+def _margin(record: dict[str, Any], metric: str) -> float | None:
+    """The right answer's score less the best wrong one's, as ``metric`` compares the choices
+    (log-likelihood; per character of the answer for acc_norm); None where that is not defined."""
+    gold, responses = record.get("target"), record.get("filtered_resps") or record.get("resps")
+    if not isinstance(gold, int) or not responses or not 0 <= gold < len(responses) or len(responses) < 2:
+        return None
+    try:
+        scores = [float(r[0] if isinstance(r, (list, tuple)) else r) for r in responses]
+    except (TypeError, ValueError, IndexError):
+        return None
+    if metric == "acc_norm":
+        answers = [a[1] if isinstance(a, (list, tuple)) and len(a) > 1 else "" for a in record.get("arguments", [])]
+        if len(answers) != len(scores) or not all(answers):
+            return None
+        scores = [s / len(a) for s, a in zip(scores, answers)]
+    elif metric != "acc":
+        return None
+    return scores[gold] - max(s for j, s in enumerate(scores) if j != gold)
 
 
 def _perplexity(metric: str, nll: float, units: float) -> float:
