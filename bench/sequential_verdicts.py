@@ -15,6 +15,7 @@ scenario's (so "at T" is a benchmark exactly at the threshold). Then the anytime
 time-uniform coverage (the truth inside it at every look at once).
 
     .venv/bin/python bench/sequential_verdicts.py [--replications 1000] [--population 1000]
+    .venv/bin/python bench/sequential_verdicts.py --replay runs/replay [--replications 300]
 """
 
 from __future__ import annotations
@@ -42,6 +43,61 @@ SCENARIOS = [
 ]
 
 
+def replay(folder: Path, replications: int, first_look: int) -> None:
+    """Sequential runs replayed over real per-item outcomes (bench/record_replay.py): per candidate and
+    benchmark, at thresholds just below and just above its true forgetting (so any pass, or any fail, is
+    wrong) and at 5%, the designs' decisions, wrong decisions and candidate items per decided verdict."""
+    import json
+
+    import numpy as np
+
+    from harness.evaluation.simulation import run_assisted, run_extended
+
+    base_dir = folder / "base"
+    rows = []
+    for candidate_dir in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "base"):
+        for file in sorted(candidate_dir.glob("*.json")):
+            base, cand = (json.loads(p.read_text()) for p in (base_dir / file.name, file))
+            fine_by_id = {item[0]: item[1] for item in cand["items"]}
+            xb = np.array([item[1] for item in base["items"]], dtype=np.float64)
+            xf = np.array([fine_by_id[item[0]] for item in base["items"]], dtype=np.float64)
+            margins = np.array([np.nan if len(item) < 4 or item[3] is None else abs(item[3])
+                                for item in base["items"]])
+            if not base.get("higher_is_better", True):
+                xb, xf = -xb, -xf
+            size, truth = len(xb), float((xb.sum() - xf.sum()) / xb.sum())
+            for label, threshold in (("T=truth-1pp", truth - 0.01), ("T=truth+1pp", truth + 0.01), ("T=5%", 0.05)):
+                if threshold <= 0:
+                    continue
+                wrong_if = ("pass" if truth >= threshold else "fail")
+                cells = {}
+                for design in ("planned", "anytime, N", "assisted"):
+                    decided = wrong = items = 0
+                    for r in range(replications):
+                        order = np.random.default_rng([r, size]).permutation(size)
+                        b, f, m = xb[order], xf[order], margins[order]
+                        # The same budgets for every design: 383 items, raised to 800 after an undecided result.
+                        if design == "planned":
+                            out = run_extended(b, f, [min(383, size), min(800, size)], first_look, threshold, 0.025,
+                                               "pocock")
+                        elif design == "anytime, N":
+                            out = run_extended(b, f, [min(383, size), min(800, size)], first_look, threshold,
+                                               0.025, "anytime", size)
+                        else:
+                            out = run_assisted(b, f, m, min(800, size), threshold, 0.025, first_look=first_look, seed=r)
+                        decided += out.status != "undecided"
+                        wrong += out.status == wrong_if
+                        items += out.n
+                    cells[design] = (decided / replications, wrong / replications,
+                                     items / decided if decided else float("inf"))
+                rows.append((candidate_dir.name, file.stem, size, truth, label, cells))
+                print(f"{candidate_dir.name:<12} {file.stem:<24} N={size:<5} truth {100 * truth:+6.2f}% {label:<12}"
+                      + "".join(f" | {d}: decided {c[0]:.3f} wrong {c[1]:.3f} items/decided {c[2]:6.0f}"
+                                for d, c in cells.items()), flush=True)
+    worst = {d: max(row[5][d][1] for row in rows) for d in ("planned", "anytime, N", "assisted")}
+    print("\nworst wrong-decision rate over all rows: " + ", ".join(f"{d} {w:.3f}" for d, w in worst.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=1000)
@@ -51,7 +107,12 @@ def main() -> None:
                         help="budgets a user raises max_items to after undecided results")
     parser.add_argument("--population", type=int, default=1000, help="the benchmark's size N")
     parser.add_argument("--threshold", type=float, default=5.0, help="percent")
+    parser.add_argument("--replay", type=Path, metavar="DIR",
+                        help="replay over real per-item outcomes recorded by bench/record_replay.py instead")
     args = parser.parse_args()
+    if args.replay:
+        replay(args.replay, args.replications, args.first_look)
+        return
     threshold, alpha = args.threshold / 100, 0.025
     budgets = [args.max_items, *args.extend]
     print(f"first look {args.first_look}, budget {args.max_items}, then {args.extend}; one-sided {alpha} per "

@@ -209,7 +209,7 @@ def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget
     from harness.evaluation import assisted
 
     size = len(base)
-    probabilities = assisted.draw_probabilities([ItemScore(str(i), b, None, float(m))
+    probabilities = assisted.draw_probabilities([ItemScore(str(i), b, None, None if np.isnan(m) else float(m))
                                                  for i, (b, m) in enumerate(zip(base, margins))])
     order = assisted.draw_order(probabilities, 40 * size, seed, "simulated")
     distinct = np.cumsum(~_seen_before(order))
