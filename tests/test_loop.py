@@ -281,3 +281,14 @@ def test_base_full_scores_the_base_once_on_every_item_and_draws_the_candidate_s(
     from harness.cli import main
 
     assert main(["validate", str(config)]) == 2
+
+
+def test_a_run_judged_with_planned_looks_still_gates_and_says_so(scenario, tmp_path):
+    config, harness = scenario("schedule")
+    data = yaml.safe_load(config.read_text())
+    data["forgetting"].update({"policy": "sequential", "spending": "pocock"})
+    config.write_text(yaml.safe_dump(data))
+    loop.run(config, harness, tmp_path / "run", progress=False)
+    gate = _gate(tmp_path / "run", "--max-forgetting", "6")  # re-judged from its saved looks
+    assert gate.returncode in (0, 3) and "Judged with planned looks" in gate.stdout
+    assert "Pocock" in json.loads((tmp_path / "run" / "verdict.json").read_text())["judging"]["method"]

@@ -184,6 +184,10 @@ def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = Non
             f"worst {r['worst_forgetting']:.1f}%)" for r in verdict["rounds"]) + f". {verdict['reason']}."]
     if lines_failing:
         lines += ["", "Not passed: " + "; ".join(lines_failing)]
+    if policy == "sequential" and (verdict.get("judging") or {}).get("spending", "anytime") != "anytime":
+        lines += ["", "Judged with planned looks (alpha spending for a maximum fixed in advance): its error holds "
+                  "for that maximum only, so an extended budget means judging afresh with an anytime-valid "
+                  "verdict (`forgetting.spending: anytime`, the default)."]
     if policy == "sequential":
         lines += ["", "A pass is decided per benchmark at the stated level; \"every benchmark passes\" then holds at "
                   "that level too (intersection-union). Fail decisions are made per benchmark, so with many "
