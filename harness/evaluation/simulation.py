@@ -228,10 +228,10 @@ def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget
 
 
 def _seen_before(order: np.ndarray) -> np.ndarray:
-    seen = np.zeros(order.max() + 1, bool)
-    out = np.zeros(order.size, bool)
-    for t, i in enumerate(order):
-        out[t], seen[i] = seen[i], True
+    """True where a draw repeats an item drawn earlier."""
+    first = np.unique(order, return_index=True)[1]
+    out = np.ones(order.size, bool)
+    out[first] = False
     return out
 
 
