@@ -306,12 +306,23 @@ def test_compare_models_passes_against_itself_and_fails_against_a_damaged_copy(
     assert len(flips["right_to_wrong"]) - flips["wrong_to_right"] == lost > 0
     assert f"{len(flips['right_to_wrong'])} right -> wrong" in out
 
-    # Sequential (the default) will not call 10 questions either way: undecided, exit 3, and says so.
+    # Sequential (the default) judges the benchmark's own forgetting: all 10 of its questions scored
+    # is the exact value, a decided fail. Read as a sample of questions like these, 10 cannot call it.
     sequential = [c for c in common if c not in ("--policy", "point")]
-    code = main(["compare-models", "--base", str(trained), "--candidate", str(tmp_path / "damaged"), *sequential])
+    code = main(["compare-models", "--base", str(trained), "--candidate", str(tmp_path / "damaged"), *sequential,
+                 "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 1 and "verdict: FAIL" in out, out
+    assert json.loads(report.read_text())["forgetting"][0]["ci_method"].startswith("exact")
+    code = main(["compare-models", "--base", str(trained), "--candidate", str(tmp_path / "damaged"), *sequential,
+                 "--population", "tasks_like_these"])
     out = capsys.readouterr().out
     assert code == 3, out
     assert "verdict: UNDECIDED" in out and "more items would likely decide it" in out
+    # Base-assisted draws reach every question of so small a benchmark: exact again.
+    code = main(["compare-models", "--base", str(trained), "--candidate", str(tmp_path / "damaged"), *sequential,
+                 "--base-full"])
+    assert code == 1, capsys.readouterr().out
 
 
 def test_compare_models_bad_input_exits_2(tiny_model_dir, capsys):

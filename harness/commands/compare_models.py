@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--spending", choices=["anytime", "pocock", "obrien_fleming", "bonferroni"],
                         default="anytime", help="sequential: anytime-valid (default), or a planned-looks design "
                                                 "valid for --max-items only")
+    parser.add_argument("--base-full", action="store_true",
+                        help="sequential: score the base on every item and draw the candidate's items where the "
+                             "base's margins say flips are likely (pays on benchmarks much larger than --max-items)")
     parser.add_argument("--population", choices=["benchmark", "tasks_like_these"], default="benchmark",
                         help="sequential: the benchmark's own N items (default; all scored is exact), or an "
                              "unlimited pool of items like them")
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         return _judge_into_run_folder(args, harness, benchmarks)
     cache = False if args.no_cache else ResultCache()
     settings = JudgeSettings(threshold=args.threshold, policy=args.policy, spending=args.spending,
-                             population=args.population, relative_to=args.relative_to, first_look=args.first_look, max_items=args.max_items,
+                             population=args.population, relative_to=args.relative_to, base_full=args.base_full, first_look=args.first_look, max_items=args.max_items,
                              limit=limit_of(args), seed=args.seed, bootstrap_samples=args.bootstrap)
 
     base_model = load_model(args.base, device=args.device, dtype=args.dtype, fingerprint=False)
@@ -184,6 +187,7 @@ def _judge_into_run_folder(args: argparse.Namespace, harness, benchmarks) -> int
         "benchmarks": {"suite": None, "general": [ref(b) for b in benchmarks if b.role != "domain"],
                        "domain": [ref(b) for b in benchmarks if b.role == "domain"],
                        "first_look": args.first_look, "max_items": args.max_items, "limit": limit_of(args),
+                       "base_full": args.base_full,
                        "seed": args.seed, "batch_size": fixed_batch_size(args)},
         "forgetting": {"threshold": args.threshold, "policy": args.policy, "spending": args.spending,
                        "population": args.population, "relative_to": args.relative_to, "bootstrap_samples": args.bootstrap},
