@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from harness.evaluation.gate import chosen_round, judge, markdown_summary
+from harness.evaluation.gate import chosen_round, judge, markdown_summary, read_verdict
 
 CARD_NAME = "README.md"
 # Settings a reader of the card wants, in this order (the config keeps the rest).
@@ -105,7 +105,7 @@ def model_card(run_dir: Path, model_name: str | None = None) -> str:
     from huggingface_hub import ModelCard
 
     run_dir = Path(run_dir)
-    verdict = yaml.safe_load((run_dir / "verdict.json").read_text(encoding="utf-8"))
+    verdict = read_verdict(run_dir)  # JSON (an unbounded interval is Infinity, which YAML reads as text)
     config_file = run_dir / "config.yml"
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
     name = model_name or run_dir.name
@@ -162,7 +162,7 @@ def write_model_card(run_dir: Path, model_name: str | None = None) -> Path:
     from harness.files import write_atomic
 
     run_dir = Path(run_dir)
-    verdict = yaml.safe_load((run_dir / "verdict.json").read_text(encoding="utf-8"))
+    verdict = read_verdict(run_dir)  # JSON (an unbounded interval is Infinity, which YAML reads as text)
     weights = chosen_weights(run_dir, verdict)
     inside = weights is not None and weights.resolve().is_relative_to(run_dir.resolve())
     target = weights / CARD_NAME if inside else run_dir / "model-card.md"
