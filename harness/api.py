@@ -484,6 +484,31 @@ class Reporter(Component):
         raise NotImplementedError
 
 
+class Tracker(Component):
+    """Sends a finished run's results to an experiment tracker (MLflow, TensorBoard, ...).
+
+    Called after the run's reports are written (``harness.loop.tracking``), once per
+    run: ``start`` with the run's name and flattened config, ``log`` for each step's
+    metrics (a round's per-benchmark numbers, a training curve), ``artifacts`` with
+    the report files, ``finish`` with the verdict's status. An exception from any of
+    them is a warning that stops this tracker only; the run and its verdict stand.
+    """
+
+    kind = "tracker"
+
+    def start(self, run_name: str, params: dict[str, Any], run_dir: Path, group: str | None = None) -> None:
+        raise NotImplementedError
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        raise NotImplementedError
+
+    def artifacts(self, paths: list[Path]) -> None:
+        raise NotImplementedError
+
+    def finish(self, status: str) -> None:
+        raise NotImplementedError
+
+
 class UsageError(Exception):
     """A problem the user can fix (bad config, missing asset): printed without a traceback."""
 

@@ -36,7 +36,7 @@ HONOURED = (
     "save_total_limit", "eval_batch_size", "group_by_length", "attn_implementation", "early_stopping_patience",
     "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "flex_attention", "sample_packing",
     "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict", "fsdp", "fsdp_config",
-    "fsdp_version", "deepspeed", "hub_model_id",
+    "fsdp_version", "deepspeed", "hub_model_id", "mlflow_tracking_uri", "mlflow_experiment_name", "use_tensorboard",
 )
 
 # Accepted and removed: why each changes nothing that harness computes.
@@ -70,9 +70,6 @@ REFUSED: dict[str, str] = {
     "wandb_name": "report_to: [wandb], with WANDB_NAME set in the environment",
     "wandb_run_id": "report_to: [wandb], with WANDB_RUN_ID set in the environment",
     "wandb_mode": "report_to: [wandb], with WANDB_MODE set in the environment",
-    "mlflow_tracking_uri": "report_to: [mlflow], with MLFLOW_TRACKING_URI set in the environment",
-    "mlflow_experiment_name": "report_to: [mlflow], with MLFLOW_EXPERIMENT_NAME set in the environment",
-    "use_tensorboard": "report_to: [tensorboard]",
     "dataset_shard_num": "max_samples on the dataset takes a subset",
     "dataset_shard_idx": "max_samples on the dataset takes a subset",
 }
@@ -105,6 +102,14 @@ REWRITES: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
+# Axolotl's tracker keys -> (harness tracker, its option; None: the key only turns it on).
+TRACKER_KEYS: dict[str, tuple[str, str | None]] = {
+    "mlflow_tracking_uri": ("mlflow", "tracking_uri"),
+    "mlflow_experiment_name": ("mlflow", "experiment"),
+    "use_tensorboard": ("tensorboard", None),
+}
+
+
 def translate(data: Any, harness_keys: set[str]) -> Translation:
     """Apply the table to a config's top level (see the module docstring); other shapes pass through."""
     if not isinstance(data, dict):
@@ -113,9 +118,15 @@ def translate(data: Any, harness_keys: set[str]) -> Translation:
     out: dict[str, Any] = {}
     notes: list[str] = []
     refused: list[tuple[str, str, Any]] = []
+    trackers: dict[str, dict[str, Any]] = {}
     for key, value in data.items():
         if value is None and key not in ("trainer",):
             continue  # an empty key is unset, as Axolotl reads it
+        if key in TRACKER_KEYS:
+            tracker, option = TRACKER_KEYS[key]
+            if value not in INERT:
+                trackers.setdefault(tracker, {"name": tracker}).update({option: value} if option else {})
+            continue
         if key in REWRITES:
             for new_key, new_value in REWRITES[key](value).items():
                 if new_key in data and data[new_key] not in INERT and data[new_key] != new_value:
@@ -137,6 +148,9 @@ def translate(data: Any, harness_keys: set[str]) -> Translation:
             refused.append((key, "an Axolotl setting harness has no equivalent for; remove it", value))
         else:
             out[key] = value  # neither harness's nor Axolotl's: validation names it
+    if trackers:
+        named = {(t if isinstance(t, str) else t.get("name")) for t in out.get("trackers") or []}
+        out["trackers"] = list(out.get("trackers") or []) + [t for n, t in trackers.items() if n not in named]
     for where, entry in _dataset_entries(out):
         kind = entry.pop("ds_type", None)
         if kind in (None, "json", "jsonl"):
@@ -184,6 +198,10 @@ def markdown_table() -> str:
                               "elsewhere the run stops at its start, saying so",
                  "hub_model_id": "the chosen weights, their model card and the evidence are pushed there when "
                                  "the verdict passes (not on fail or undecided; `harness publish` does it by hand)",
+                 "mlflow_tracking_uri": "as trackers: [{name: mlflow, tracking_uri: ...}] (the finished run: "
+                                        "params, per-round benchmark metrics, reports as artifacts)",
+                 "mlflow_experiment_name": "as the mlflow tracker's experiment",
+                 "use_tensorboard": "as trackers: [tensorboard] (event files in the run folder)",
                  "strict": "with true, `--set KEY=VALUE` on the command line may change only keys the file sets",
                  "optimizer": "the bitsandbytes ones too (adamw_bnb_8bit, paged_adamw_8bit, ...): a CUDA GPU; "
                               "a CPU run stops at its start"}

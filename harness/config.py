@@ -291,6 +291,8 @@ class RunConfig(Strict):
     forgetting: Forgetting = Field(default_factory=Forgetting)
     mitigation: Mitigation = Field(default_factory=Mitigation)
     reporters: list[ComponentRef] | None = None  # None: every registered reporter
+    # Experiment trackers a finished run is sent to (mlflow, tensorboard, ...; harness/loop/tracking.py).
+    trackers: list[ComponentRef] = Field(default_factory=list)
     samples: Samples = Field(default_factory=Samples)
 
     @model_validator(mode="after")
@@ -430,6 +432,7 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
         ("mitigation.policy", "policy", config.mitigation.policy),
     ]
     checks += [(f"reporters[{i}]", "reporter", ref) for i, ref in enumerate(config.reporters or [])]
+    checks += [(f"trackers[{i}]", "tracker", ref) for i, ref in enumerate(config.trackers)]
     for section in ("general", "domain"):
         refs = getattr(config.benchmarks, section)
         checks += [(f"benchmarks.{section}[{i}]", "benchmark", ref) for i, ref in enumerate(refs)]

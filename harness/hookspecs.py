@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # records only; no runtime import cycle
         Policy,
         Reporter,
         RoundPlan,
+        Tracker,
         Trainer,
         TrainingRecord,
     )
@@ -63,6 +64,11 @@ def harness_register_benchmarks(register: Callable[[type[Benchmark]], None]) -> 
 @hookspec
 def harness_register_reporters(register: Callable[[type[Reporter]], None]) -> None:
     """Register report renderer classes (HTML, Markdown, JSON, ...)."""
+
+
+@hookspec
+def harness_register_trackers(register: Callable[[type[Tracker]], None]) -> None:
+    """Register experiment trackers (MLflow, TensorBoard, ...) a run's results are sent to."""
 
 
 @hookspec

@@ -23,6 +23,7 @@ from harness.api import (
     Mixer,
     Policy,
     Reporter,
+    Tracker,
     Trainer,
     UsageError,
 )
@@ -37,6 +38,7 @@ KINDS: dict[str, tuple[type[Component], str]] = {
     "benchmark": (Benchmark, "harness_register_benchmarks"),
     "reporter": (Reporter, "harness_register_reporters"),
     "policy": (Policy, "harness_register_policies"),
+    "tracker": (Tracker, "harness_register_trackers"),
 }
 
 
@@ -159,6 +161,9 @@ class Harness:
 
     def policy(self, name: str) -> type[Policy]:
         return self.component("policy", name)  # type: ignore[return-value]
+
+    def tracker(self, name: str) -> type[Tracker]:
+        return self.component("tracker", name)  # type: ignore[return-value]
 
 
 def disabled_from_env() -> set[str]:

@@ -83,6 +83,10 @@ def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:
 
         for path in render_reports(harness, run_dir):
             print(f"report: {path}")
+    from harness.loop.tracking import send
+
+    for name in send(harness, run_dir):  # the config's trackers: a failing one is a warning
+        print(f"tracker: {name} has the run")
     stages = verdict.get("timings") or {}
     if stages:
         print("time per stage: " + " · ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items()))

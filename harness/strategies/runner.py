@@ -230,6 +230,9 @@ def run_strategy(name: str, config_data: dict[str, Any], base_dir: str, compare_
             shutil.copyfile(shared, folder.base_eval)
         verdict = Loop(config, harness, root, progress=progress).run()
         _render_run_reports(harness, config, root)
+        from harness.loop.tracking import send
+
+        send(harness, root, group=Path(compare_dir).name)  # one tracker run per strategy, grouped by comparison
         return {"name": name, "status": "done", "passed": verdict["passed"],
                 "seconds": round(time.perf_counter() - started, 1)}
     except Exception as error:  # noqa: BLE001 - one strategy's failure must not lose the others
