@@ -37,6 +37,7 @@ HONOURED = (
     "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "flex_attention", "sample_packing",
     "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict", "fsdp", "fsdp_config",
     "fsdp_version", "deepspeed", "hub_model_id", "mlflow_tracking_uri", "mlflow_experiment_name", "use_tensorboard",
+    "wandb_project", "wandb_entity", "wandb_name", "wandb_mode",
 )
 
 # Accepted and removed: why each changes nothing that harness computes.
@@ -52,8 +53,8 @@ IGNORED: dict[str, str] = {
     "flash_attn_fuse_mlp": "a fused kernel: speed only",
     "liger_rope": "a fused kernel: speed only", "liger_rms_norm": "a fused kernel: speed only",
     "liger_glu_activation": "a fused kernel: speed only", "liger_fused_linear_cross_entropy": "a fused kernel: speed only",
-    "wandb_watch": "gradient logging for W&B, which this run does not log to (see wandb_project)",
-    "wandb_log_model": "model upload to W&B, which this run does not log to (see wandb_project)",
+    "wandb_watch": "gradient logging during training; the wandb tracker sends the finished run's results",
+    "wandb_log_model": "model upload to W&B; publish the chosen weights with hub_model_id or harness publish",
     "debug": "Axolotl's own debug printing",
     "dataset_processes": "tokenization runs in one process here (seconds at this scale)",
     "dataloader_num_workers": "harness loads batches in the training process",
@@ -65,11 +66,8 @@ IGNORED: dict[str, str] = {
 
 # Refused: what to use instead. A value in ``INERT`` (Axolotl's own default) is unset instead.
 REFUSED: dict[str, str] = {
-    "wandb_project": "report_to: [wandb], with WANDB_PROJECT (and WANDB_ENTITY, WANDB_NAME) set in the environment",
-    "wandb_entity": "report_to: [wandb], with WANDB_ENTITY set in the environment",
-    "wandb_name": "report_to: [wandb], with WANDB_NAME set in the environment",
-    "wandb_run_id": "report_to: [wandb], with WANDB_RUN_ID set in the environment",
-    "wandb_mode": "report_to: [wandb], with WANDB_MODE set in the environment",
+    "wandb_run_id": "trackers: [{name: wandb, ...}] starts a new W&B run per harness run; resuming another "
+                    "tool's W&B run is not supported",
     "dataset_shard_num": "max_samples on the dataset takes a subset",
     "dataset_shard_idx": "max_samples on the dataset takes a subset",
 }
@@ -107,6 +105,10 @@ TRACKER_KEYS: dict[str, tuple[str, str | None]] = {
     "mlflow_tracking_uri": ("mlflow", "tracking_uri"),
     "mlflow_experiment_name": ("mlflow", "experiment"),
     "use_tensorboard": ("tensorboard", None),
+    "wandb_project": ("wandb", "project"),
+    "wandb_entity": ("wandb", "entity"),
+    "wandb_name": ("wandb", "name"),
+    "wandb_mode": ("wandb", "mode"),
 }
 
 
@@ -202,6 +204,10 @@ def markdown_table() -> str:
                                         "params, per-round benchmark metrics, reports as artifacts)",
                  "mlflow_experiment_name": "as the mlflow tracker's experiment",
                  "use_tensorboard": "as trackers: [tensorboard] (event files in the run folder)",
+                 "wandb_project": "as trackers: [{name: wandb, project: ...}] (the finished run: config, "
+                                  "per-round benchmark metrics, reports as an artifact)",
+                 "wandb_entity": "as the wandb tracker's entity", "wandb_name": "as the wandb tracker's run name",
+                 "wandb_mode": "as the wandb tracker's mode (online, offline, disabled)",
                  "strict": "with true, `--set KEY=VALUE` on the command line may change only keys the file sets",
                  "optimizer": "the bitsandbytes ones too (adamw_bnb_8bit, paged_adamw_8bit, ...): a CUDA GPU; "
                               "a CPU run stops at its start"}

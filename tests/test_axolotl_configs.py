@@ -62,7 +62,7 @@ def test_an_axolotl_lora_config_validates_with_one_note_per_ignored_key(tmp_path
 
 @pytest.mark.parametrize("changes, key, instead", [
     ({"load_in_4bit": True}, "<root>", "adapter: qlora"),
-    ({"wandb_project": "fire"}, "wandb_project", "report_to: [wandb]"),
+    ({"wandb_run_id": "abc"}, "wandb_run_id", "new W&B run"),
     ({"neftune_noise_alpha": 5}, "neftune_noise_alpha", "no equivalent"),
 ])
 def test_refused_axolotl_keys_say_what_to_use_instead_in_one_line(tmp_path, capsys, changes, key, instead):

@@ -111,12 +111,59 @@ def test_tracker_names_are_checked_at_validation_and_axolotl_keys_map_onto_them(
         assert main(["validate", str(config)]) == 2
         assert "mlflow" in capsys.readouterr().err  # did you mean
         del data["trackers"]
-        data.update(mlflow_tracking_uri="http://127.0.0.1:5000", mlflow_experiment_name="fire", use_tensorboard=True)
+        data.update(mlflow_tracking_uri="http://127.0.0.1:5000", mlflow_experiment_name="fire", use_tensorboard=True,
+                    wandb_project="fire", wandb_entity="hfs", wandb_mode="offline", wandb_watch="gradients")
         config.write_text(yaml.safe_dump(data))
         from harness.config import load_config
 
         parsed = load_config(config, validate.load_harness())
         assert [(t.name, t.options) for t in parsed.trackers] == [
-            ("mlflow", {"tracking_uri": "http://127.0.0.1:5000", "experiment": "fire"}), ("tensorboard", {})]
+            ("mlflow", {"tracking_uri": "http://127.0.0.1:5000", "experiment": "fire"}), ("tensorboard", {}),
+            ("wandb", {"project": "fire", "entity": "hfs", "mode": "offline"})]
     finally:
         validate.load_harness = original
+
+
+def _wandb_records(path: Path):
+    """The protobuf records of an offline W&B run file (a LevelDB-style log after a 7-byte header)."""
+    from wandb.proto import wandb_internal_pb2
+
+    data, block, pos, pending = path.read_bytes(), 32768, 7, b""
+    assert data[:4] == b":W&B"
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # a block's tail too short for a header is padding
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind in (1, 4):  # whole record, or the last piece of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending + chunk)
+            pending = b""
+            yield record
+        elif kind in (2, 3):
+            pending += chunk
+
+
+def test_wandb_offline_run_files_hold_the_run(scenario, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    code, run_dir = _tracked_run(scenario, tmp_path, [{"name": "wandb", "project": "fire", "mode": "offline"}])
+    assert code == 0
+    (run_file,) = (run_dir / "wandb").glob("offline-run-*/*.wandb")
+    history, summary, artifacts = [], {}, []
+    for record in _wandb_records(run_file):
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                            for item in record.history.item})
+        elif kind == "summary":
+            summary.update({item.key: json.loads(item.value_json) for item in record.summary.update})
+        elif kind == "artifact":
+            artifacts.append(record.artifact)
+    rounds = [(row["harness_step"], row["test_general/forgetting_pct"]) for row in history
+              if "test_general/forgetting_pct" in row]
+    assert [(step, round(value, 6)) for step, value in rounds] == [(1, 12.0), (2, 7.0), (3, 2.0)]
+    assert summary.get("verdict_status") == "pass"
+    assert artifacts and any(entry.path == "verdict.json" for entry in artifacts[0].manifest.contents)

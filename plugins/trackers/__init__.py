@@ -1,4 +1,4 @@
-"""Built-in experiment trackers: MLflow and TensorBoard.
+"""Built-in experiment trackers: MLflow, TensorBoard and Weights & Biases.
 
 Each receives a finished run from ``harness.loop.tracking.send`` (the config as
 parameters, per-round benchmark numbers and training curves as metrics, the reports
@@ -86,7 +86,45 @@ class TensorBoardTracker(Tracker):
         self.writer.close()
 
 
+class WandbTracker(Tracker):
+    name = "wandb"
+    summary = "Weights & Biases: the config, rounds and benchmarks as metrics, the reports as an artifact"
+
+    class Options(ComponentOptions):
+        project: str = "harness"
+        entity: str | None = None
+        name: str | None = None  # the W&B run's name; default: the run folder's
+        mode: str | None = None  # online, offline or disabled; default: WANDB_MODE, else W&B's own
+        dir: str | None = None  # where W&B keeps its run files; default: the run folder
+
+    def start(self, run_name: str, params: dict[str, Any], run_dir: Path, group: str | None = None) -> None:
+        import wandb
+
+        self.run = wandb.init(project=self.options.project, entity=self.options.entity, name=self.options.name or run_name, group=group,
+                              config=params, mode=self.options.mode, dir=self.options.dir or str(run_dir),
+                              reinit="finish_previous")
+        # Rounds and training steps are logged on their own axis; W&B's _step only counts calls.
+        self.run.define_metric("harness_step")
+        self.run.define_metric("*", step_metric="harness_step")
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.run.log({**metrics, "harness_step": step})
+
+    def artifacts(self, paths: list[Path]) -> None:
+        import wandb
+
+        artifact = wandb.Artifact(f"{self.run.name}-reports", type="harness-report")
+        for path in paths:
+            artifact.add_file(str(path))
+        self.run.log_artifact(artifact)
+
+    def finish(self, status: str) -> None:
+        self.run.summary["verdict_status"] = status
+        self.run.finish()
+
+
 @hookimpl
 def harness_register_trackers(register):
     register(MlflowTracker)
     register(TensorBoardTracker)
+    register(WandbTracker)
