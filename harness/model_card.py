@@ -11,7 +11,6 @@ so a card can be written again for any finished run.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,9 @@ def chosen_weights(run_dir: Path, verdict: dict[str, Any]) -> Path | None:
 
 def _on_hub(name: str) -> bool:
     """``OWNER/NAME`` that is no local folder: a Hub id (the Hub refuses any other base_model)."""
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name)) and not Path(name).exists()
+    from harness.data.sources import bare_hub_id
+
+    return bare_hub_id(name)
 
 
 def is_adapter(weights: Path | None) -> bool:
@@ -53,14 +54,16 @@ def is_adapter(weights: Path | None) -> bool:
 
 def _hub_datasets(config: dict[str, Any]) -> list[str]:
     """Hub data set ids the run trained on (local files are not named: they are not on the Hub)."""
+    from harness.data.sources import bare_hub_id, is_hub, parse_hub_path
+
     entries = list(config.get("datasets") or [])
     entries += list(((config.get("mitigation") or {}).get("general_data")) or [])
     ids = []
     for entry in entries:
         path = str((entry or {}).get("path", ""))
-        if path.startswith("hf://datasets/"):
-            path = "/".join(path.removeprefix("hf://datasets/").split("?")[0].split("/")[:2])
-        elif not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", path) or path.endswith((".jsonl", ".json")):
+        if is_hub(path):
+            path = parse_hub_path(path).name
+        elif not bare_hub_id(path):
             continue
         if path not in ids:
             ids.append(path)

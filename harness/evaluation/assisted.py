@@ -59,6 +59,13 @@ def draw_order(probabilities: np.ndarray, draws: int, seed: int, name: str) -> n
     return rng.choice(len(probabilities), size=draws, p=probabilities)
 
 
+def distinct_counts(order: np.ndarray) -> np.ndarray:
+    """After each draw, how many distinct items have been drawn (what the candidate has scored)."""
+    new = np.zeros(order.size, bool)
+    new[np.unique(order, return_index=True)[1]] = True  # a draw of an item not drawn before
+    return np.cumsum(new)
+
+
 def assisted_moments(order: np.ndarray, probabilities: np.ndarray, base: np.ndarray, candidate: np.ndarray,
                      chance: np.ndarray | None, *, higher_is_better: bool = True) -> sequential.Moments:
     """The moments of the draws in ``order`` (``base`` for every item; ``candidate`` where drawn)."""
@@ -83,4 +90,4 @@ def assisted_moments(order: np.ndarray, probabilities: np.ndarray, base: np.ndar
     return dataclasses.replace(moments, graded=True, variance_floor=max(floor, 0.0))
 
 
-__all__ = ["EVEN", "assisted_moments", "draw_order", "draw_probabilities"]
+__all__ = ["EVEN", "assisted_moments", "distinct_counts", "draw_order", "draw_probabilities"]

@@ -259,9 +259,7 @@ def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: J
     chance = np.array([i.chance or 0.0 for i in base_items]) if settings.corrected else None
     probabilities = assisted.draw_probabilities(base_items)
     order = assisted.draw_order(probabilities, 40 * size, settings.seed, benchmark.name)
-    new = np.zeros(order.size, bool)
-    new[np.unique(order, return_index=True)[1]] = True  # a draw of an item not drawn before
-    distinct = np.cumsum(new)
+    distinct = assisted.distinct_counts(order)
     threshold = settings.threshold / 100
     chance_reason = _chance_check(b_full, settings)
     history: list[dict[str, Any]] = []

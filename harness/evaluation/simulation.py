@@ -45,18 +45,22 @@ class Scenario:
         """A benchmark of ``size`` items with exactly this scenario's counts (base right, lost, gained),
         in a random scoring order, and its own relative forgetting: the truth a run judging it is after.
         Built exactly, so a scenario at the threshold is a benchmark exactly at it (the worst case)."""
-        right = round(self.p_base * size)
-        net = round(self.forgetting * right)
-        discordant = max(round(self.discordance * size), net)
-        discordant += (discordant - net) % 2  # lost - gained = net, lost + gained = discordant
-        lost, gained = (discordant + net) // 2, (discordant - net) // 2
+        right, lost, gained = self.counts(size)
         base = np.zeros(size)
         base[:right] = 1
         fine = base.copy()
         fine[:lost] = 0
         fine[right:right + gained] = 1
         order = rng.permutation(size)
-        return base[order], fine[order], net / right
+        return base[order], fine[order], (lost - gained) / right
+
+    def counts(self, size: int) -> tuple[int, int, int]:
+        """(base right, lost, gained) of a benchmark of ``size`` items with exactly this scenario's rates."""
+        right = round(self.p_base * size)
+        net = round(self.forgetting * right)
+        discordant = max(round(self.discordance * size), net)
+        discordant += (discordant - net) % 2  # lost - gained = net, lost + gained = discordant
+        return right, (discordant + net) // 2, (discordant - net) // 2
 
 
 @dataclass
@@ -184,11 +188,7 @@ class MarginScenario(Scenario):
 
     def population_with_margins(self, size: int, rng: np.random.Generator):
         """(base, fine, |margin|, truth): a benchmark with exactly this scenario's counts."""
-        right = round(self.p_base * size)
-        net = round(self.forgetting * right)
-        discordant = max(round(self.discordance * size), net)
-        discordant += (discordant - net) % 2
-        lost, gained = (discordant + net) // 2, (discordant - net) // 2
+        right, lost, gained = self.counts(size)
         margins = rng.exponential(1.0, size)
         weight = np.exp(-self.sharpness * margins)
         base = np.zeros(size)
@@ -198,7 +198,7 @@ class MarginScenario(Scenario):
         wrong = np.arange(right, size)
         fine[rng.choice(wrong, size=gained, replace=False, p=weight[right:] / weight[right:].sum())] = 1
         order = rng.permutation(size)
-        return base[order], fine[order], margins[order], net / right
+        return base[order], fine[order], margins[order], (lost - gained) / right
 
 
 def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget: int, threshold: float,
@@ -212,7 +212,7 @@ def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget
     probabilities = assisted.draw_probabilities([ItemScore(str(i), b, None, None if np.isnan(m) else float(m))
                                                  for i, (b, m) in enumerate(zip(base, margins))])
     order = assisted.draw_order(probabilities, 40 * size, seed, "simulated")
-    distinct = np.cumsum(~_seen_before(order))
+    distinct = assisted.distinct_counts(order)
     for k in sequential.looks_schedule(first_look, 40 * size):
         n = int(distinct[k - 1])
         if n >= size:  # every item scored: the exact value
@@ -225,14 +225,6 @@ def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget
         if status != "undecided":
             return Outcome(status, n)
     return Outcome("undecided", budget)
-
-
-def _seen_before(order: np.ndarray) -> np.ndarray:
-    """True where a draw repeats an item drawn earlier."""
-    first = np.unique(order, return_index=True)[1]
-    out = np.ones(order.size, bool)
-    out[first] = False
-    return out
 
 
 def assisted_error(scenario: MarginScenario, *, population: int = 1000, budgets: Sequence[int] = (383, 800),
