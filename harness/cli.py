@@ -20,8 +20,8 @@ from harness.api import UsageError
 from harness.cpu_threads import import_torch_with_spinning_threads
 
 # Commands that run a model, whose torch threads spin between operators on a CPU (cpu_threads.py).
-COMPUTING_COMMANDS = {"run", "demo", "eval", "compare-models", "compare", "train", "merge", "generate", "chat",
-                      "lr-find"}
+COMPUTING_COMMANDS = {"run", "demo", "eval", "compare-models", "compare", "train", "merge", "export-gguf", "generate",
+                      "chat", "lr-find"}
 
 # Module names under harness.commands, in the order --help lists them.
 COMMANDS = [
@@ -38,6 +38,7 @@ COMMANDS = [
     "compare",
     "train",
     "merge",
+    "export_gguf",
     "generate",
     "lr_find",
 ]

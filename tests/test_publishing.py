@@ -79,3 +79,19 @@ def test_hub_model_id_publishes_after_a_pass_and_an_unreachable_hub_never_fails_
     out = capsys.readouterr().out
     assert "hub_model_id: cannot publish to fire-service/procedures: the Hub is switched off here" in out
     assert main(["publish", str(tmp_path / "run"), "--repo", "fire-service/procedures"]) == 2
+
+
+def test_export_gguf_of_a_run_writes_its_chosen_weights(passed_run, tmp_path, capsys):
+    import torch
+
+    from harness.models.loading import load_model
+
+    run_dir, _ = passed_run
+    out = tmp_path / "release.gguf"
+    assert main(["export-gguf", str(run_dir), "--output", str(out), "--type", "f32"]) == 0
+    assert f"wrote {out}: llama" in capsys.readouterr().out
+    chosen = load_model(str(run_dir / "rounds" / "round-3" / "train" / "model"), dtype="float32", fingerprint=False)
+    exported = load_model(str(out), dtype="float32", fingerprint=False)
+    ids = torch.tensor([[1, 520, 9531, 198, 42]])
+    with torch.no_grad():
+        assert torch.allclose(chosen.model(ids).logits, exported.model(ids).logits, atol=1e-5)
