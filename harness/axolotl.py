@@ -37,7 +37,7 @@ HONOURED = (
     "train_on_inputs", "flash_attention", "sdp_attention", "eager_attention", "flex_attention", "sample_packing",
     "eval_sample_packing", "pad_to_sequence_len", "dataset_prepared_path", "strict", "fsdp", "fsdp_config",
     "fsdp_version", "deepspeed", "hub_model_id", "mlflow_tracking_uri", "mlflow_experiment_name", "use_tensorboard",
-    "wandb_project", "wandb_entity", "wandb_name", "wandb_mode",
+    "wandb_project", "wandb_entity", "wandb_name", "wandb_mode", "bfloat16",
 )
 
 # Accepted and removed: why each changes nothing that harness computes.
@@ -97,6 +97,8 @@ REWRITES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "sdp_attention": lambda value: _rewrite_attention(value, "sdpa"),
     "eager_attention": lambda value: _rewrite_attention(value, "eager"),
     "flex_attention": lambda value: _rewrite_attention(value, "flex_attention"),
+    # Axolotl's "no AMP, bf16 weights": harness keeps the update exact (training/lean_precision.py).
+    "bfloat16": lambda value: {"master_weights": "bfloat16"} if value else {},
 }
 
 
@@ -180,6 +182,8 @@ def markdown_table() -> str:
                  "flash_attention": "as attn_implementation: flash_attention_2",
                  "sdp_attention": "as attn_implementation: sdpa", "eager_attention": "as attn_implementation: eager",
                  "flex_attention": "as attn_implementation: flex_attention",
+                 "bfloat16": "as master_weights: bfloat16 (bf16 weights, float32 optimizer moments, "
+                             "stochastically rounded updates)",
                  "load_in_8bit": "LoRA over an 8-bit base (bitsandbytes): a CUDA GPU; a CPU run stops at its start",
                  "load_in_4bit": "with adapter: qlora, which loads the base in 4-bit (a CUDA GPU)",
                  "resume_from_checkpoint": "the first round continues from that checkpoint (harness run --resume "

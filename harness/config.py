@@ -247,6 +247,10 @@ class RunConfig(Strict):
     shared_prefix_packing: bool = True
     bf16: bool | Literal["auto"] = "auto"
     fp16: bool = False
+    # Full fine-tuning's weights and gradients: float32 (16 bytes a parameter with AdamW) or
+    # bfloat16 (12; 6 with an 8-bit optimizer), updated exactly (training/lean_precision.py).
+    # Axolotl's bfloat16: true. auto: float32 unless it cannot fit and bfloat16 can (memory plan).
+    master_weights: Literal["auto", "float32", "bfloat16"] = "auto"
     tf32: bool | None = None
     output_dir: str = "./outputs/run"
     logging_steps: int = Field(10, ge=1)
@@ -306,6 +310,13 @@ class RunConfig(Strict):
                     self.early_stopping = EarlyStopping(patience=callback.patience, threshold=callback.threshold)
         if self.bf16 is True and self.fp16:
             raise ValueError("bf16 and fp16 are both true; choose one")
+        if self.master_weights == "bfloat16" and (self.fp16 or self.bf16 is False):
+            raise ValueError("master_weights: bfloat16 trains in bf16; it needs bf16: true or auto, not "
+                             + ("fp16: true" if self.fp16 else "bf16: false"))
+        if self.master_weights == "bfloat16" and self.optimizer in ("sgd", "adafactor"):
+            raise ValueError(f"master_weights: bfloat16 with optimizer: {self.optimizer}: its updates would be "
+                             "rounded away in bf16; allowed: adamw_torch (float32 moments, stochastic rounding) "
+                             "or a bitsandbytes 8-bit optimizer")
         if (self.chat_template == "jinja") != bool(self.chat_template_jinja):
             raise ValueError("chat_template: jinja and chat_template_jinja go together (the template text "
                              "in chat_template_jinja)")

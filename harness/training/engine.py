@@ -60,6 +60,23 @@ class EngineOptions:
     group_by_length: bool = True
 
 
+def bf16_weights_optimizer(model: Any, settings: Any, args: Any) -> tuple[type, dict[str, Any]] | None:
+    """AdamW with float32 moments and stochastic rounding where trained weights are bf16, else None.
+
+    torch's AdamW would keep bf16 moments and round each update to nearest, losing
+    most fine-tuning updates (lean_precision.py says why). bitsandbytes' 8-bit
+    optimizers compute their update in float32 themselves and are left as they are.
+    """
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if not any(p.dtype == torch.bfloat16 for p in trained) or settings.optimizer not in (
+            "adamw_torch", "adamw_torch_fused", "adamw"):
+        return None
+    from harness.training.lean_precision import Bf16AdamW
+
+    return Bf16AdamW, {"lr": args.learning_rate, "betas": (args.adam_beta1, args.adam_beta2),
+                       "eps": args.adam_epsilon, "seed": args.seed}
+
+
 class HarnessTrainer(transformers.Trainer):
     """``transformers.Trainer`` with our sampler, schedule, penalty, token counts and atomic saves."""
 
@@ -359,6 +376,7 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
         ))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = HarnessTrainer(
+        optimizer_cls_and_kwargs=bf16_weights_optimizer(model, settings, args),
         model=model,
         args=args,
         train_dataset=train_set,

@@ -3,7 +3,8 @@
 For LoRA the frozen base weights are stored in bf16 wherever bf16 autocast is on
 (they never receive updates, so nothing is lost, and every matmul reads half the
 bytes), while the small adapter matrices stay fp32 so their updates are exact.
-Full fine-tuning keeps fp32 master weights under autocast.
+Full fine-tuning keeps fp32 master weights under autocast, or with ``master_weights:
+bfloat16`` bf16 weights updated exactly (``lean_precision``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def seed_everything(seed: int) -> None:
     set_seed(seed)
 
 
+def master_weights(settings: Any) -> str:
+    """The dtype full fine-tuning keeps its weights in: the config's, or for auto float32.
+
+    (The memory plan decides auto where float32 would not fit; see memory_plan.)
+    """
+    chosen = getattr(settings, "master_weights", "auto")
+    return "float32" if chosen == "auto" else chosen
+
+
 def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) -> tuple[Any, Any]:
     """The base model and tokenizer; ``frozen`` means its weights will not be trained (LoRA).
 
@@ -39,9 +49,11 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
     bf16, fp16 = precision(settings, device)
     if frozen and (bf16 or fp16):
         dtype = torch.bfloat16 if bf16 else torch.float16
+    elif not frozen and master_weights(settings) == "bfloat16":
+        dtype = torch.bfloat16  # updated by Bf16AdamW or an 8-bit optimizer: see lean_precision
     else:
         dtype = torch.float32
-    if settings.dtype != "auto" and "quantization_config" not in from_pretrained:
+    if settings.dtype != "auto" and "quantization_config" not in from_pretrained and dtype != torch.bfloat16:
         dtype = getattr(torch, settings.dtype) if frozen else torch.float32
     folder = local_folder(source)
     try:
