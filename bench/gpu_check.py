@@ -6,6 +6,8 @@ section that fails or times out costs only its own line (the shell records it).
     train        LoRA (bf16) / QLoRA (NF4) / full fine-tuning through the real trainer
                  plugins (what `harness train` runs), on SmolLM2-135M or a randomly
                  initialised Llama-3.1-8B-shaped model; useful tokens/s, MFU, peak memory
+                 (--plan: the memory plan first, skipped where it says it cannot fit;
+                 the peak then beside the plan)
     loop-config  a one-round `harness run` config (the demo's, cut to one round)
     loop-result  that run's stage times and verdict
     eval-result  bench/eval_speed.py's totals (shared-prefix scoring vs the lm-eval CLI)
@@ -165,8 +167,11 @@ def train(args: argparse.Namespace) -> None:
         micro_batch_size=micro, gradient_accumulation_steps=1,
         max_steps=args.steps, sequence_len=seq, learning_rate=1e-4, warmup_steps=0, save_steps=10**6,
         logging_steps=10**6, lora_r=16, lora_alpha=32, lora_dropout=0.0, seed=0,
-        gradient_checkpointing=args.gradient_checkpointing,
+        gradient_checkpointing=args.gradient_checkpointing, optimizer=args.optimizer,
     )
+    planned = memory_plan(settings, cuda, name, args.results) if args.plan else {}
+    if planned is None:
+        return
     harness = load_harness()
     cls = harness.trainer(args.method)
     trainer = cls(cls.Options())
@@ -199,8 +204,28 @@ def train(args: argparse.Namespace) -> None:
         "step_s": round(step_seconds / len(timed), 3), "tflops": round(achieved, 2),
         "mfu": round(achieved / peak, 4) if peak else None, "peak_tflops": peak,
         "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
-        "final_loss": steps[-1]["loss"], "seconds": round(seconds, 1),
+        "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2) if cuda else None,
+        "final_loss": steps[-1]["loss"], "seconds": round(seconds, 1), **planned,
     })
+
+
+def memory_plan(settings, cuda: bool, name: str, results: Path) -> dict | None:
+    """Print the memory plan for this device; its figures for the row, or None (recorded as skipped) when it
+    says the run cannot fit, so the section does not spend its time box on an out-of-memory error."""
+    from harness.memory.plan import GIB
+    from harness.memory.report import plan_config
+    from harness.memory.target import device_target
+
+    report = plan_config(settings, device_target("cuda" if cuda else "cpu", 1))
+    print("\n".join(report.lines), flush=True)
+    if report.plan is None:
+        return {}
+    planned = {"planned_gib": round(report.plan.resident_bytes / GIB, 2), "optimizer": settings.optimizer}
+    if not report.fits:
+        append(results, {"section": name, "status": "skipped", **planned,
+                         "why": f"the plan does not fit: {report.problem}"[:300]})
+        return None
+    return planned
 
 
 # ------------------------------------------------------------------------------ loop
@@ -277,6 +302,8 @@ def summary(args: argparse.Namespace) -> None:
             notes = " ".join(r["total"].split())
         elif r.get("status") == "ok" and "device" in r:
             notes = f"{r['micro_batch']}x{r['sequence_len']} tokens/step, loss {r['final_loss']:.3f}"
+            if r.get("planned_gib") is not None:
+                notes += f"; {r['optimizer']}, plan {r['planned_gib']} GiB, reserved {r['peak_reserved_gib']} GiB"
         print(f"{r['section']:<34} {r['status']:<8} {cell(r, 'tokens_per_s'):>10} {mfu:>6} {cell(r, 'tflops'):>8} "
               f"{cell(r, 'peak_mem_gib'):>9} {cell(r, 'step_s'):>7} {cell(r, 'seconds'):>6}  {notes}")
     device = next((r["device"] for r in rows if r.get("device")), None)
@@ -298,6 +325,8 @@ def main() -> None:
     p.add_argument("--micro-batch", type=int)
     p.add_argument("--seq", type=int, help="sequence length (every row is cut to it)")
     p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--optimizer", default="adamw_torch", help="the config's optimizer (e.g. adamw_bnb_8bit)")
+    p.add_argument("--plan", action="store_true", help="print the memory plan first; skip if it cannot fit")
     p.add_argument("--peak-tflops", type=float, help="the card's dense bf16 peak, if not in the table")
     p.add_argument("--tiny", action="store_true", help="CPU dry run with the tiny random Llama")
     p.add_argument("--scratch", type=Path, required=True, help="models and training folders (large)")

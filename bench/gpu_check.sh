@@ -10,6 +10,8 @@
 #   5. shared-prefix evaluation speed against the lm-eval CLI (bench/eval_speed.py, one task)
 #   6. full fine-tuning of SmolLM2-135M
 #   7. FSDP full fine-tuning under torchrun (Axolotl's fsdp keys), one process
+#   8. the memory plan of an 8B-shaped full fine-tune on this GPU (8-bit optimizer, gradient
+#      checkpointing), then two steps of it where the plan says it fits: peak against the plan
 # in this order of need: when the budget runs out, the last sections are skipped.
 #
 # Every section has a time box and records its own outcome, so one failure costs only its
@@ -126,7 +128,7 @@ fi
 # ------------------------------------------------------------------------- 4. the 8B shape
 train llama8b-random lora 210 "${STEPS[@]}"   # includes making and saving the random 16 GB model
 train llama8b-random qlora 150 "${STEPS[@]}"
-rm -rf "$SCRATCH/llama-3.1-8b-random" "$SCRATCH/out"
+rm -rf "$SCRATCH/out"  # the random 8B model stays for section 8
 
 # ------------------------------------------------------------------------- 5. evaluation
 if [ -n "$DRY" ]; then
@@ -151,6 +153,15 @@ if [ -z "$DRY" ] && [ -f "$LOOP_CONFIG" ]; then
         --set fsdp_config.transformer_layer_cls_to_wrap=LlamaDecoderLayer || true
     rm -rf "$SCRATCH/fsdp"
 fi
+
+# ------------------------------------------------------------------------- 8. memory plan, 8B full
+# The plan is printed first (the section's log); the two steps run only where it says they fit, so
+# an 80 GB card records the plan and "skipped" instead of an out-of-memory error after minutes.
+OPTIMIZER=adamw_bnb_8bit
+[ -n "$DRY" ] && OPTIMIZER=adamw_torch  # bitsandbytes' optimizers need CUDA
+train llama8b-random full 150 --steps 2 --warmup 1 --micro-batch 1 --gradient-checkpointing \
+    --optimizer "$OPTIMIZER" --plan
+rm -rf "$SCRATCH/llama-3.1-8b-random" "$SCRATCH/out"
 
 # ------------------------------------------------------------------------- summary
 "$PY" bench/gpu_check.py summary "$RESULTS" | tee "$RESULTS_DIR/summary.txt"

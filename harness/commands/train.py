@@ -39,6 +39,9 @@ def _train(args: argparse.Namespace, say) -> int:
 
     if problems := gpu_only_problems(config):
         raise UsageError("this machine cannot run the config: " + "; ".join(problems))
+    from harness.memory.startup import check_memory_at_start
+
+    check_memory_at_start(config, say=say)  # prints the plan; stops here if it cannot fit
     from harness.loop.runner import prepare_data
 
     # The same sources, validation, length checks and split as `harness run`.

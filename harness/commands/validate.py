@@ -13,6 +13,10 @@ from harness.plugins import load_harness
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("validate", help="validate a run or compare config (exit 2 if invalid)")
     parser.add_argument("config", help="path to a YAML run config, or a compare config (with strategies:)")
+    parser.add_argument("--gpu-memory", type=float, metavar="GB",
+                        help="plan for GPUs of this much memory each (a card's label: 24, 40, 80; read as GiB); "
+                             "default: the GPUs here, else this machine's RAM")
+    parser.add_argument("--gpus", type=int, metavar="N", help="plan for N GPUs (default: the GPUs here, or 1)")
     add_set_flag(parser)
     parser.set_defaults(handler=run)
 
@@ -80,4 +84,25 @@ def run(args: argparse.Namespace) -> int:
               + (" (HF_HUB_OFFLINE is set here: that run would stop before any weights load)" if offline else ""))
     for path in missing_paths(config):
         print(f"  warning: data file not found (needed at run time): {path}")
+    return _memory_plan(config, args)
+
+
+def _memory_plan(config, args: argparse.Namespace) -> int:
+    """Print the plan; a plan for the GPUs the user named that cannot fit is an error (exit 2)."""
+    from harness.api import UsageError
+    from harness.memory.report import plan_config
+    from harness.memory.target import planned_target
+
+    if args.gpus is not None and args.gpus < 1 or args.gpu_memory is not None and args.gpu_memory <= 0:
+        raise UsageError("--gpus and --gpu-memory must be positive")
+    target, named = planned_target(args.gpu_memory, args.gpus)
+    report = plan_config(config, target)
+    for line in report.lines:
+        print(f"  {line}")
+    if report.fits:
+        return 0
+    if named:
+        raise UsageError(f"{args.config}: does not fit: {report.problem}")
+    # Like a GPU-only setting here: a warning at validation, a stop when a run starts on this machine.
+    print(f"  warning: a run on this machine would stop at its start: {report.problem}")
     return 0

@@ -374,6 +374,10 @@ class Loop:
         problems = gpu_only_problems(self.config) if self._trains() else []
         if problems:  # before any data or weights load
             raise UsageError("this machine cannot run the config: " + "; ".join(problems))
+        if self._trains():
+            from harness.memory.startup import check_memory_at_start
+
+            check_memory_at_start(self.config, say=self._say)
         started = time.perf_counter()
         folder = self.folder
         write_atomic(folder.config, yaml.safe_dump(config_snapshot(self.config), sort_keys=False))

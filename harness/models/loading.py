@@ -95,9 +95,14 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
+def conversion_target(gguf_path: Path) -> Path:
+    """Where :func:`converted_folder` keeps a GGUF file's safetensors folder (it may not exist yet)."""
+    return cache_root() / "models" / f"{gguf_path.stem}-{_file_digest(gguf_path)}"
+
+
 def converted_folder(gguf_path: Path) -> Path:
     """The cached safetensors folder for a GGUF file, converting it on first use."""
-    target = cache_root() / "models" / f"{gguf_path.stem}-{_file_digest(gguf_path)}"
+    target = conversion_target(gguf_path)
     if (target / "config.json").is_file() and (target / ".complete").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
