@@ -184,3 +184,33 @@ def test_unknown_hub_model_has_no_plan_and_still_validates(tmp_path, capsys):
 
 if __name__ == "__main__":
     _probe(sys.argv[1])
+
+
+def test_the_seeds_full_fine_tune_fits_one_80gb_gpu_with_an_8bit_optimizer(capsys):
+    """The seed: full fine-tuning on an 80 GB card with an 8-bit optimizer and checkpointing. master_weights
+    auto keeps float32 where it fits and takes bfloat16 (6 bytes a parameter) where only that does."""
+    config = str(ROOT / "configs" / "full_ft_8b.yml")
+    code, _, err = _validate(capsys, config, "--gpu-memory", "80")
+    assert code == 2 and "optimizer: adamw_bnb_8bit (master_weights: auto then bfloat16)" in err
+    code, out, _ = _validate(capsys, config, "--gpu-memory", "80", "--set", "optimizer=adamw_bnb_8bit")
+    assert code == 0, out
+    assert "bf16 master weights" in out and "master_weights: auto chose bfloat16" in out
+    code, _, err = _validate(capsys, config, "--gpu-memory", "80", "--set", "optimizer=adamw_bnb_8bit",
+                             "--set", "master_weights=float32")
+    assert code == 2  # said explicitly, float32 is kept, and does not fit
+
+
+def test_auto_master_weights_follow_the_plan_on_the_run_s_device(tiny_model_dir):
+    from harness.config import RunConfig
+    from harness.memory.report import master_weights_for, plan_config
+
+    config = RunConfig(base_model=str(tiny_model_dir), trainer="full", bf16=True, sequence_len=64,
+                       micro_batch_size=1)
+    roomy = _cpu(64.0)
+    assert master_weights_for(config, roomy) == "float32"
+    wide = plan_config(config, roomy).plan.resident_bytes / GIB
+    lean = plan_config(config.model_copy(update={"master_weights": "bfloat16"}), roomy).plan.resident_bytes / GIB
+    assert lean < wide
+    between = _cpu((lean + wide) / 2)
+    assert master_weights_for(config, between) == "bfloat16"
+    assert master_weights_for(config.model_copy(update={"master_weights": "float32"}), between) == "float32"

@@ -67,10 +67,21 @@ def _more_gpus(plan: MemoryPlan) -> Fix | None:
     return None
 
 
+def planned(plan: MemoryPlan, settings: PlanSettings) -> MemoryPlan:
+    """``settings`` planned on ``plan``'s target, as the run would resolve ``master_weights: auto``:
+    float32 where it fits, else bfloat16 where that does."""
+    wide = plan_memory(plan.shape, settings, plan.target, plan.processes)
+    if wide.fits or not settings.master_auto or settings.method != "full" or settings.master_weights == "bf16":
+        return wide
+    lean = plan_memory(plan.shape, replace(settings, master_weights="bf16"), plan.target, plan.processes)
+    return lean if lean.fits else wide
+
+
 def ways_to_fit(plan: MemoryPlan) -> tuple[list[Fix], Fix | None]:
     """Single changes, most saving first, and (when none fits alone) the combination that does."""
-    fixes = [Fix(change, plan_memory(plan.shape, settings, plan.target, plan.processes))
-             for change, settings in _candidates(plan)]
+    fixes = [Fix(change + (" (master_weights: auto then bfloat16)" if p.settings.master_weights == "bf16"
+                           and plan.settings.master_weights != "bf16" and "master_weights" not in change else ""), p)
+             for change, settings in _candidates(plan) for p in [planned(plan, settings)]]
     for extra in (_more_gpus(plan), _shorter_sequence(plan)):
         if extra is not None:
             fixes.append(extra)

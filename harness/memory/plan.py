@@ -69,6 +69,7 @@ class PlanSettings:
     compute: Literal["fp32", "bf16", "fp16"]  # the autocast dtype (fp32: no autocast)
     master_weights: Literal["fp32", "bf16"] = "fp32"  # full fine-tuning's weights and gradients
     bf16_master_available: bool = False  # the config takes master_weights (a fix to suggest)
+    master_auto: bool = False  # master_weights: auto: bf16 where fp32 would not fit (report.py)
     optimizer: str = "adamw_torch"
     lora_r: int = 32
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.memory.fixes import ways_to_fit
+from harness.memory.fixes import planned, ways_to_fit
 from harness.memory.plan import GIB, MemoryPlan, Target, plan_memory
 from harness.memory.reading import read_shape
 from harness.memory.settings import plan_settings
@@ -39,8 +39,14 @@ def plan_config(config: Any, target: Target) -> PlanReport:
     if isinstance(settings, str):
         return PlanReport((f"memory plan: cannot be made: {settings}",), None)
     plan = plan_memory(reading.shape, settings, target)
+    chosen = _auto_master_weights(config, plan)
+    if chosen is not None:
+        plan = chosen
     lines = [f"memory plan, per process (an estimate; shape from {reading.source}):", *_heading(plan),
              *_table(plan)]
+    if chosen is not None:
+        lines.append("  note       : master_weights: auto chose bfloat16 (float32 weights and gradients would not "
+                     "fit; the update stays exact: float32 moments, stochastic rounding)")
     if plan.fits:
         lines.append(f"  fits       : yes, {plan.resident_bytes / GIB:.1f} of {target.memory_gib:.1f} GiB")
         return PlanReport(tuple(lines), plan)
@@ -55,6 +61,27 @@ def plan_config(config: Any, target: Target) -> PlanReport:
     problem = (f"{config.base_model} with {settings.label} needs about {need}, more than {target.describe()}; "
                f"what would help, most saving first: {'; '.join(advice) or 'nothing this plan knows'}")
     return PlanReport(tuple(lines), plan, problem)
+
+
+def _auto_master_weights(config: Any, plan: MemoryPlan) -> MemoryPlan | None:
+    """``master_weights: auto``'s choice: the bf16 plan where float32 would not fit and bf16 does.
+
+    Only for full fine-tuning under bf16 autocast: bf16 weights need bf16 compute.
+    """
+    if plan.fits or not plan.settings.master_auto:
+        return None
+    lean = planned(plan, plan.settings)
+    return lean if lean.settings.master_weights == "bf16" else None
+
+
+def master_weights_for(config: Any, target: Target) -> str:
+    """The dtype full fine-tuning keeps its weights in on ``target``: the config's, or auto's choice."""
+    chosen = getattr(config, "master_weights", "auto")
+    if chosen != "auto":
+        return chosen
+    report = plan_config(config, target)
+    planned = report.plan.settings.master_weights if report.plan is not None else "fp32"
+    return "bfloat16" if planned == "bf16" else "float32"
 
 
 def _heading(plan: MemoryPlan) -> list[str]:

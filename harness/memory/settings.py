@@ -54,12 +54,15 @@ def plan_settings(config: Any, target: Target) -> PlanSettings | str:
     label = trainer + (f" ({method} base)" if ewc else "")
     if config.fsdp or config.deepspeed:
         label += ", sharded (fsdp)" if config.fsdp else ", sharded (deepspeed, planned as ZeRO-3)"
-    # master_weights (training/lean_precision.py): auto is float32 until the engine chooses otherwise
+    # master_weights (training/lean_precision.py): auto is planned as float32 here; report.py
+    # turns it to bfloat16 where float32 would not fit and bfloat16 does, as the engine does.
     bf16_master = getattr(config, "master_weights", "float32") == "bfloat16" and method == "full"
     master = "bf16" if bf16_master else "fp32"
     return PlanSettings(
         method=method, master_weights=master,
         bf16_master_available=hasattr(config, "master_weights"),
+        master_auto=getattr(config, "master_weights", "auto") == "auto" and method == "full" and compute == "bf16"
+        and config.optimizer not in ("sgd", "adafactor"),
         base_format="fp32" if method == "full" else base, compute=compute,
         optimizer=config.optimizer, lora_r=config.lora_r,
         lora_targets=("all-linear",) if config.lora_target_linear else tuple(config.lora_target_modules),

@@ -29,13 +29,18 @@ def seed_everything(seed: int) -> None:
     set_seed(seed)
 
 
-def master_weights(settings: Any) -> str:
-    """The dtype full fine-tuning keeps its weights in: the config's, or for auto float32.
-
-    (The memory plan decides auto where float32 would not fit; see memory_plan.)
-    """
+def master_weights(settings: Any, device: str = "cpu") -> str:
+    """The dtype full fine-tuning keeps its weights in: the config's, or for ``auto`` float32
+    unless the memory plan says float32 cannot fit this device and bfloat16 can."""
     chosen = getattr(settings, "master_weights", "auto")
-    return "float32" if chosen == "auto" else chosen
+    if chosen != "auto" or not hasattr(settings, "resolve_path"):
+        return "float32" if chosen == "auto" else chosen
+    import os
+
+    from harness.memory.report import master_weights_for
+    from harness.memory.target import device_target
+
+    return master_weights_for(settings, device_target(device, int(os.environ.get("WORLD_SIZE", "1") or 1)))
 
 
 def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) -> tuple[Any, Any]:
@@ -49,7 +54,7 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
     bf16, fp16 = precision(settings, device)
     if frozen and (bf16 or fp16):
         dtype = torch.bfloat16 if bf16 else torch.float16
-    elif not frozen and master_weights(settings) == "bfloat16":
+    elif not frozen and master_weights(settings, device) == "bfloat16":
         dtype = torch.bfloat16  # updated by Bf16AdamW or an 8-bit optimizer: see lean_precision
     else:
         dtype = torch.float32
