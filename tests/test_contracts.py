@@ -294,6 +294,18 @@ def test_every_hook_is_documented():
         assert name in readme or (short and f"`{short}`" in readme), f"{name} is not in the README"
 
 
+def test_every_code_block_in_the_readme_closes_on_its_own_line():
+    """A closing fence with text after it is no fence on GitHub: the rest of the page renders as code."""
+    inside = False
+    for number, line in enumerate((ROOT / "README.md").read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("```"):
+            info = line[3:].strip()
+            assert not inside or not info, f"README.md:{number}: a closing fence must stand alone: {line!r}"
+            assert inside or " " not in info, f"README.md:{number}: an opening fence names one language: {line!r}"
+            inside = not inside
+    assert not inside, "README.md ends inside a code block"
+
+
 def test_every_api_helper_resolves():
     import harness.api as api
 
