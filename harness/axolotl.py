@@ -195,8 +195,9 @@ def markdown_table() -> str:
                                         "sample_packing",
                  "dataset_prepared_path": "the tokenized (and packed) rows kept there; a run that would prepare "
                                           "the same rows reads them",
-                 "fsdp": "FSDP over the GPUs of an `accelerate launch` / torchrun launch (transformers' FSDP2 "
-                         "by default); elsewhere the run stops at its start, saying so",
+                 "fsdp": "FSDP over the processes of an `accelerate launch` / torchrun launch: on GPUs "
+                         "transformers' (FSDP2 by default), on CPUs harness's own FSDP2 over gloo; without a "
+                         "launcher the run stops at its start, saying so",
                  "fsdp_config": "Axolotl's fsdp_-prefixed keys, read as transformers' (offload_params as "
                                 "cpu_offload, sharding_strategy as reshard_after_forward)",
                  "fsdp_version": "as fsdp_config.version (2 when unset)",

@@ -2,7 +2,7 @@
 
 ``torchrun --nproc_per_node N`` and ``accelerate launch --num_processes N`` start
 N copies of the same command with ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` set.
-Training is data-parallel (DDP, through transformers' Trainer): every rank trains
+Training is data-parallel (DDP through transformers' Trainer, or sharded: training/sharding.py): every rank trains
 on its own share of each optimizer step's batch. Everything else (writing the run
 folder, evaluating, deciding, rendering reports) is rank 0's alone.
 
@@ -104,6 +104,17 @@ def broadcast(value: Any = None) -> Any:
     return box[0]
 
 
+def gather(value: Any) -> list[Any]:
+    """Every rank's ``value`` (any picklable object), in rank order, on every rank."""
+    if _control is None:
+        return [value]
+    import torch.distributed as dist
+
+    values: list[Any] = [None] * world_size()
+    dist.all_gather_object(values, value, group=_control)
+    return values
+
+
 def any_rank(flag: bool) -> bool:
     """Whether ``flag`` is true on at least one rank (so all ranks take the same branch)."""
     return bool(sum_over_ranks([int(bool(flag))])[0])
@@ -121,5 +132,5 @@ def sum_over_ranks(values: list[int]) -> list[int]:
     return [int(v) for v in tensor.tolist()]
 
 
-__all__ = ["any_rank", "barrier", "broadcast", "is_main", "join", "leave", "rank", "session", "sum_over_ranks",
+__all__ = ["any_rank", "barrier", "broadcast", "gather", "is_main", "join", "leave", "rank", "session", "sum_over_ranks",
            "world_size"]

@@ -225,7 +225,6 @@ def test_chat_template_dataset_keys_read_sharegpt_style_turns(tiny_model_dir, tm
 
 @pytest.mark.parametrize("changes", [{"optimizer": "adamw_bnb_8bit"}, {"load_in_8bit": True},
                                      {"adapter": "qlora", "load_in_4bit": True},
-                                     {"fsdp": ["full_shard", "auto_wrap"], "fsdp_config": {"fsdp_offload_params": True}},
                                      {"deepspeed": "zero3.json"}])
 def test_gpu_only_settings_validate_anywhere_and_stop_a_cpu_run_at_its_start(tiny_model_dir, tmp_path, capsys,
                                                                              changes):
@@ -339,17 +338,20 @@ def test_input_output_segments_train_only_the_labelled_text_as_written(tiny_mode
 
 def test_axolotl_fsdp_settings_become_transformers_fsdp_arguments(tmp_path, monkeypatch):
     """Axolotl's FSDP1-style words and fsdp_-prefixed keys (as in its Qwen2 QLoRA + FSDP example)
-    reach TrainingArguments as FSDP2 settings; a CPU has no sharding, so there it is said, not done."""
+    reach TrainingArguments as FSDP2 settings on GPUs; on the CPU harness shards itself (test_sharding.py),
+    so they stay away from TrainingArguments there."""
     from harness.training.arguments import plan_steps, training_arguments
 
     monkeypatch.setenv("FSDP_CPU_RAM_EFFICIENT_LOADING", "false")  # TrainingArguments sets it; restored after
     config = _parse(_axolotl_lora(tmp_path, fsdp=["full_shard", "auto_wrap"], fsdp_config={
         "fsdp_offload_params": True, "fsdp_transformer_layer_cls_to_wrap": "LlamaDecoderLayer",
         "fsdp_state_dict_type": "FULL_STATE_DICT", "fsdp_sharding_strategy": "SHARD_GRAD_OP"}))
-    args = training_arguments(config, plan_steps(config, 64), tmp_path / "ckpt", has_validation=False)
+    args = training_arguments(config, plan_steps(config, 64), tmp_path / "ckpt", has_validation=False, device="cuda")
     assert args.fsdp_config["version"] == 2 and args.fsdp_config["cpu_offload"] is True
     assert args.fsdp_config["transformer_layer_cls_to_wrap"] == ["LlamaDecoderLayer"]
     assert args.fsdp_config["reshard_after_forward"] is False  # SHARD_GRAD_OP, said after full_shard, wins
     assert args.fsdp_config["auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert not training_arguments(config, plan_steps(config, 64), tmp_path / "c1", has_validation=False,
+                                  device="cpu").fsdp
     plain = _parse(_axolotl_lora(tmp_path))
     assert not training_arguments(plain, plan_steps(plain, 64), tmp_path / "c2", has_validation=False).fsdp

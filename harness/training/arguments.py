@@ -131,5 +131,5 @@ def training_arguments(
         dataloader_num_workers=0,
         disable_tqdm=True,
         logging_nan_inf_filter=False,
-        **sharding_arguments(settings),
+        **sharding_arguments(settings, device),
     )

@@ -24,7 +24,7 @@ from transformers import TrainerCallback
 
 from harness import distributed
 from harness.api import TrainingRecord, TrainRequest, UsageError
-from harness.training import checkpoints
+from harness.training import checkpoints, cpu_sharding
 from harness.training.allocator import reuse_freed_memory
 from harness.models.masks import custom_mask_blocker
 from harness.training.attention import FLOAT32_SDPA, float32_attention
@@ -36,6 +36,7 @@ from harness.training.packing import LayerCost, PackedBatch, pack_shared_prefix,
 from harness.training.prepared import eval_packing, prepared_rows
 from harness.training.sample_packing import PackedRowsCollator
 from harness.training.schedule import build_scheduler
+from harness.training.sharded_trainer import SelfShardedTrainer, ShardSizesWriter
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +239,10 @@ class HarnessTrainer(transformers.Trainer):
         distributed.barrier()  # no rank reads a checkpoint (the best one, at the end) before it is in place
 
 
+class SelfShardedHarnessTrainer(SelfShardedTrainer, HarnessTrainer):
+    """``HarnessTrainer`` over a model harness sharded itself with FSDP2 (CPU runs; sharded_trainer.py)."""
+
+
 def _causal_lm(trainer: HarnessTrainer, model: Any) -> Any:
     """The transformers model under any DDP and PEFT wrapping (its config and forward signature)."""
     return _causal_lm_of(trainer.accelerator.unwrap_model(model))
@@ -354,8 +359,10 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
         # A KV cache would hide the packed examples' borders from the mask (masking_utils).
         _causal_lm_of(model).config.use_cache = False
     plan = plan_steps(settings, len(train_set), distributed.world_size())
+    device = str(next(model.parameters()).device)
     args = training_arguments(settings, plan, ckpt_root, has_validation=val_set is not None,
-                              learning_rate=request.learning_rate, device=str(next(model.parameters()).device))
+                              learning_rate=request.learning_rate, device=device)
+    sharded = cpu_sharding.shard_if_asked(model, settings, device, evaluates=options.evaluation_callback is not None)
     if args.use_cpu:
         reuse_freed_memory()  # each step frees what the next allocates again (see allocator.py)
     if settings.tf32 and torch.cuda.is_available():
@@ -374,8 +381,9 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
             early_stopping_patience=settings.early_stopping.patience,
             early_stopping_threshold=settings.early_stopping.threshold,
         ))
+    callbacks += [ShardSizesWriter(output_dir)] if sharded else []
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    trainer = HarnessTrainer(
+    trainer = (SelfShardedHarnessTrainer if sharded else HarnessTrainer)(
         optimizer_cls_and_kwargs=bf16_weights_optimizer(model, settings, args),
         model=model,
         args=args,
