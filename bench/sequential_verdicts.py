@@ -15,7 +15,8 @@ scenario's (so "at T" is a benchmark exactly at the threshold). Then the anytime
 time-uniform coverage (the truth inside it at every look at once).
 
     .venv/bin/python bench/sequential_verdicts.py [--replications 1000] [--population 1000]
-    .venv/bin/python bench/sequential_verdicts.py --replay runs/replay [--replications 300]
+    .venv/bin/python bench/sequential_verdicts.py --replay runs/replay [--replications 300] \
+        [--earlier round1_s0.5=round1 --earlier round1_s0.25=round1_s0.5 ...]
 """
 
 from __future__ import annotations
@@ -43,35 +44,49 @@ SCENARIOS = [
 ]
 
 
-def replay(folder: Path, replications: int, first_look: int) -> None:
+def _outcomes(base: dict, candidate: dict):
+    import numpy as np
+
+    by_id = {item[0]: item[1] for item in candidate["items"]}
+    scores = np.array([by_id[item[0]] for item in base["items"]], dtype=np.float64)
+    return scores if base.get("higher_is_better", True) else -scores
+
+
+def replay(folder: Path, replications: int, first_look: int, earlier: dict[str, str]) -> None:
     """Sequential runs replayed over real per-item outcomes (bench/record_replay.py): per candidate and
     benchmark, at thresholds just below and just above its true forgetting (so any pass, or any fail, is
-    wrong) and at 5%, the designs' decisions, wrong decisions and candidate items per decided verdict."""
+    wrong) and at 5%, the designs' decisions, wrong decisions and candidate items per decided verdict.
+
+    ``earlier`` maps a candidate to the one judged before it in the same run (the previous
+    interpolation probe, say); for those, "assisted+earlier" draws by the earlier candidate's
+    flips on the items its own assisted run (at 5%, another seed) scored."""
     import json
 
     import numpy as np
 
-    from harness.evaluation.simulation import run_assisted, run_extended
+    from harness.evaluation.simulation import earlier_from, run_assisted, run_extended
 
     base_dir = folder / "base"
     rows = []
+    designs = ("planned", "anytime, N", "assisted", "assisted+earlier")
     for candidate_dir in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "base"):
         for file in sorted(candidate_dir.glob("*.json")):
             base, cand = (json.loads(p.read_text()) for p in (base_dir / file.name, file))
-            fine_by_id = {item[0]: item[1] for item in cand["items"]}
-            xb = np.array([item[1] for item in base["items"]], dtype=np.float64)
-            xf = np.array([fine_by_id[item[0]] for item in base["items"]], dtype=np.float64)
+            xb = _outcomes(base, base)
+            xf = _outcomes(base, cand)
+            previous = (_outcomes(base, json.loads((folder / earlier[candidate_dir.name] / file.name).read_text()))
+                        if candidate_dir.name in earlier else None)
             margins = np.array([np.nan if len(item) < 4 or item[3] is None else abs(item[3])
                                 for item in base["items"]])
-            if not base.get("higher_is_better", True):
-                xb, xf = -xb, -xf
             size, truth = len(xb), float((xb.sum() - xf.sum()) / xb.sum())
             for label, threshold in (("T=truth-1pp", truth - 0.01), ("T=truth+1pp", truth + 0.01), ("T=5%", 0.05)):
                 if threshold <= 0:
                     continue
                 wrong_if = ("pass" if truth >= threshold else "fail")
                 cells = {}
-                for design in ("planned", "anytime, N", "assisted"):
+                for design in designs:
+                    if design == "assisted+earlier" and previous is None:
+                        continue
                     decided = wrong = items = 0
                     for r in range(replications):
                         order = np.random.default_rng([r, size]).permutation(size)
@@ -83,8 +98,14 @@ def replay(folder: Path, replications: int, first_look: int) -> None:
                         elif design == "anytime, N":
                             out = run_extended(b, f, [min(383, size), min(800, size)], first_look, threshold,
                                                0.025, "anytime", size)
-                        else:
+                        elif design == "assisted":
                             out = run_assisted(b, f, m, min(800, size), threshold, 0.025, first_look=first_look, seed=r)
+                        else:
+                            e = previous[order]
+                            before = run_assisted(b, e, m, min(800, size), 0.05, 0.025, first_look=first_look,
+                                                  seed=replications + r)
+                            out = run_assisted(b, f, m, min(800, size), threshold, 0.025, first_look=first_look,
+                                               seed=r, earlier=earlier_from(before, b, e))
                         decided += out.status != "undecided"
                         wrong += out.status == wrong_if
                         items += out.n
@@ -94,8 +115,15 @@ def replay(folder: Path, replications: int, first_look: int) -> None:
                 print(f"{candidate_dir.name:<12} {file.stem:<24} N={size:<5} truth {100 * truth:+6.2f}% {label:<12}"
                       + "".join(f" | {d}: decided {c[0]:.3f} wrong {c[1]:.3f} items/decided {c[2]:6.0f}"
                                 for d, c in cells.items()), flush=True)
-    worst = {d: max(row[5][d][1] for row in rows) for d in ("planned", "anytime, N", "assisted")}
+    worst = {d: max(row[5][d][1] for row in rows if d in row[5]) for d in designs}
     print("\nworst wrong-decision rate over all rows: " + ", ".join(f"{d} {w:.3f}" for d, w in worst.items()))
+    # Items per decided verdict against the planned design, where both decide (T=5%, the gate's question).
+    for design in designs[1:]:
+        ratios = [row[5][design][2] / row[5]["planned"][2] for row in rows if row[4] == "T=5%" and design in row[5]
+                  and row[5][design][0] > 0.5 and row[5]["planned"][0] > 0.5]
+        if ratios:
+            print(f"{design}: items per decided verdict / planned's at T=5% (rows where both decide most runs): "
+                  f"median {np.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} rows")
 
 
 def main() -> None:
@@ -109,9 +137,11 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=5.0, help="percent")
     parser.add_argument("--replay", type=Path, metavar="DIR",
                         help="replay over real per-item outcomes recorded by bench/record_replay.py instead")
+    parser.add_argument("--earlier", action="append", default=[], metavar="CANDIDATE=EARLIER",
+                        help="with --replay: EARLIER was judged before CANDIDATE in the same run (repeatable)")
     args = parser.parse_args()
     if args.replay:
-        replay(args.replay, args.replications, args.first_look)
+        replay(args.replay, args.replications, args.first_look, dict(pair.split("=", 1) for pair in args.earlier))
         return
     threshold, alpha = args.threshold / 100, 0.025
     budgets = [args.max_items, *args.extend]

@@ -196,3 +196,33 @@ def test_draw_probabilities_follow_the_margins_and_bound_every_weight():
     assert (1 / (len(items) * pi)).max() <= 1 / assisted.EVEN  # importance weights stay bounded
     uniform = assisted.draw_probabilities([ItemScore("a", 1.0), ItemScore("b", 0.0)])
     assert list(uniform) == [0.5, 0.5]
+
+
+def test_an_earlier_candidate_s_flips_steer_the_draws():
+    import numpy as np
+
+    from harness.api import ItemScore
+    from harness.evaluation import assisted
+
+    base = [ItemScore(str(i), 1.0, None, 1.0) for i in range(4)]  # equal margins
+    earlier = assisted.earlier_changes(base, [ItemScore("0", 0.0), ItemScore("1", 1.0)])  # 0 flipped, 1 did not
+    assert np.isnan(earlier[2:]).all() and list(earlier[:2]) == [-1.0, 0.0]
+    pi = assisted.draw_probabilities(base, earlier)
+    assert pi.sum() == pytest.approx(1.0) and pi[0] > pi[2] == pi[3] > pi[1]
+    spread = pi - assisted.EVEN / 4
+    assert spread[0] / spread[2] == pytest.approx(assisted.FLIPPED)
+    assert spread[1] / spread[2] == pytest.approx(assisted.STEADY)
+    assert assisted.earlier_changes(base, None) is None
+
+
+def test_earlier_probes_save_items_and_keep_the_error_bound():
+    """Two probes of one run (the later keeps half the earlier's flips and loses a few items of its own):
+    judged with the earlier's flips, the later decides with fewer items, and wrong decisions stay within
+    the stated 2.5% (bench/sequential_verdicts.py --replay measures it on real outcomes)."""
+    from harness.evaluation.simulation import MarginScenario, earlier_error
+
+    clear = earlier_error(MarginScenario(0.7, 0.04, 0.10, 6.0), keep=0.5, replications=40, seed=1)
+    assert clear["assisted+earlier"]["mean_items"] < 0.6 * clear["assisted"]["mean_items"], clear
+    assert clear["assisted+earlier"]["wrong"] == clear["assisted"]["wrong"] == 0
+    near = earlier_error(MarginScenario(0.6, 0.06, 0.08, 2.0), keep=0.5, fresh=0.03, replications=80, seed=2)
+    assert near["assisted+earlier"]["wrong"] <= 0.025 + 0.0125, near  # 2.5% plus one run in 80

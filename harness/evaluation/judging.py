@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from harness.evaluation import sequential
 
@@ -115,14 +115,20 @@ def judge(
     settings: JudgeSettings,
     *,
     say: Callable[[str], None] = lambda _message: None,
+    earlier: Mapping[str, BenchmarkResult] | None = None,
 ) -> Judgement:
-    """Score and compare; see the module docstring for the policies."""
+    """Score and compare; see the module docstring for the policies.
+
+    ``earlier``: an earlier candidate's results of the same run (the previous round or
+    probe), which base-assisted sampling uses to choose where to look (``assisted``).
+    """
     results_base: dict[str, BenchmarkResult] = {}
     results_cand: dict[str, BenchmarkResult] = {}
     forgetting: dict[str, stats.Comparison] = {}
     for benchmark in general:
         if settings.policy == "sequential":
-            comparison, b, c = _sequential(base, candidate, benchmark, settings, say)
+            prior = (earlier or {}).get(benchmark.name)
+            comparison, b, c = _sequential(base, candidate, benchmark, settings, say, prior)
         else:
             comparison, b, c = _fixed(base, candidate, benchmark, settings)
         results_base[benchmark.name], results_cand[benchmark.name] = b, c
@@ -159,14 +165,14 @@ def _fixed(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: Judg
 
 
 def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings,
-                say: Callable[[str], None]):
+                say: Callable[[str], None], earlier: BenchmarkResult | None = None):
     available = len(take_items(benchmark, None, settings.seed))
     n_max = min(settings.most_items(benchmark, general=True) or available, available)
     looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
     anytime = settings.spending == "anytime"
     population = available if anytime and settings.population == "benchmark" else None
     if settings.base_full and population is not None:
-        return _assisted(base, candidate, benchmark, settings, say, n_max)
+        return _assisted(base, candidate, benchmark, settings, say, n_max, earlier)
 
     def critical_at(n: int) -> float:
         # Anytime: the boundary depends on n alone, so a later, larger budget keeps every decision valid.
@@ -243,7 +249,7 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
 
 
 def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: JudgeSettings,
-              say: Callable[[str], None], budget: int):
+              say: Callable[[str], None], budget: int, earlier: BenchmarkResult | None = None):
     """``benchmarks.base_full``: the base on every item, the candidate on items drawn by the base's
     margins (:mod:`harness.evaluation.assisted`), judged by the same anytime sequence."""
     import numpy as np
@@ -257,7 +263,8 @@ def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: J
     base_items = [by_id[i] for i in all_ids]
     xb = np.array([i.score for i in base_items], dtype=np.float64)
     chance = np.array([i.chance or 0.0 for i in base_items]) if settings.corrected else None
-    probabilities = assisted.draw_probabilities(base_items)
+    probabilities = assisted.draw_probabilities(
+        base_items, assisted.earlier_changes(base_items, earlier.items if earlier is not None else None))
     order = assisted.draw_order(probabilities, 40 * size, settings.seed, benchmark.name)
     distinct = assisted.distinct_counts(order)
     threshold = settings.threshold / 100
@@ -307,9 +314,10 @@ def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: J
     comparison.candidate = comparison.base - sign * (comparison.base - floor) * comparison.relative / 100
     low, high = moments.interval(critical, settings.corrected)
     comparison.relative_ci = stats.Interval(100 * low, 100 * high)
+    guide = "the base's margins" + (" and an earlier candidate's flips" if earlier is not None else "")
     comparison.ci_method = ("exact: every item of the benchmark scored" if moments.complete else
-                            f"base-assisted draws ({history[-1]['n']} items, importance-weighted by the base's "
-                            f"margins; base scored on all {size}), anytime-valid confidence sequence")
+                            f"base-assisted draws ({history[-1]['n']} items, importance-weighted by {guide}; "
+                            f"base scored on all {size}), anytime-valid confidence sequence")
     if status == "undecided":
         comparison.reason = (f"undecided at {history[-1]['n'] if history else 0} items of {size}; a larger "
                              "benchmarks.max_items keeps this verdict's error (scoring all decides it for certain)")

@@ -67,6 +67,7 @@ class Scenario:
 class Outcome:
     status: str
     n: int
+    scored: np.ndarray | None = None  # base-assisted: the items the candidate was scored on
 
 
 def run_sequential(base: np.ndarray, fine: np.ndarray, looks: list[int], threshold: float,
@@ -202,29 +203,40 @@ class MarginScenario(Scenario):
 
 
 def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget: int, threshold: float,
-                 alpha: float, *, first_look: int = 50, seed: int = 0) -> Outcome:
-    """The loop's base-assisted rule on one benchmark: draws by the base's margins, looks at 50, 75, ...
-    draws, until decided or ``budget`` distinct items are scored; ``n`` is the distinct items scored."""
+                 alpha: float, *, first_look: int = 50, seed: int = 0, earlier: np.ndarray | None = None) -> Outcome:
+    """The loop's base-assisted rule on one benchmark: draws by the base's margins (and ``earlier``, an
+    earlier candidate's change per item, NaN where unscored), looks at 50, 75, ... draws, until decided
+    or ``budget`` distinct items are scored; ``n`` is the distinct items scored."""
     from harness.api import ItemScore
     from harness.evaluation import assisted
 
     size = len(base)
     probabilities = assisted.draw_probabilities([ItemScore(str(i), b, None, None if np.isnan(m) else float(m))
-                                                 for i, (b, m) in enumerate(zip(base, margins))])
+                                                 for i, (b, m) in enumerate(zip(base, margins))], earlier)
     order = assisted.draw_order(probabilities, 40 * size, seed, "simulated")
     distinct = assisted.distinct_counts(order)
+    scored = np.zeros(0, dtype=int)
     for k in sequential.looks_schedule(first_look, 40 * size):
         n = int(distinct[k - 1])
         if n >= size:  # every item scored: the exact value
             moments = sequential.Moments.of(base, fine, population=size)
-            return Outcome(sequential.decide(moments, threshold, 0.0), size)
+            return Outcome(sequential.decide(moments, threshold, 0.0), size, np.arange(size))
         if n > budget:
-            return Outcome("undecided", budget)
+            return Outcome("undecided", budget, scored)
+        scored = np.unique(order[:k])
         moments = assisted.assisted_moments(order[:k], probabilities, base, fine, None)
         status = sequential.decide(moments, threshold, sequential.anytime_critical(k, alpha))
         if status != "undecided":
-            return Outcome(status, n)
-    return Outcome("undecided", budget)
+            return Outcome(status, n, scored)
+    return Outcome("undecided", budget, scored)
+
+
+def earlier_from(outcome: Outcome, base: np.ndarray, fine: np.ndarray) -> np.ndarray:
+    """What a later candidate's draws may use of this one: its change where it was scored, NaN elsewhere."""
+    changes = np.full(len(base), np.nan)
+    if outcome.scored is not None:
+        changes[outcome.scored] = fine[outcome.scored] - base[outcome.scored]
+    return changes
 
 
 def assisted_error(scenario: MarginScenario, *, population: int = 1000, budgets: Sequence[int] = (383, 800),
@@ -247,6 +259,48 @@ def assisted_error(scenario: MarginScenario, *, population: int = 1000, budgets:
                 if outcome.status != "undecided":
                     break
             cell = out[name]
+            cell[outcome.status] += 1 / replications
+            cell["wrong"] += ((outcome.status == "pass" and truth >= threshold)
+                              or (outcome.status == "fail" and truth < threshold)) / replications
+            cell["mean_items"] += outcome.n / replications
+    return out
+
+
+def probe_pair(scenario: MarginScenario, size: int, rng: np.random.Generator, keep: float = 0.5,
+               fresh: float = 0.0):
+    """(base, earlier, later, |margin|, later's truth): two candidates of one run. ``later`` keeps each of
+    ``earlier``'s changed items with probability ``keep`` (as an interpolation search's probes do) and,
+    as another round's training would, loses ``fresh`` x size items ``earlier`` left alone (drawn by
+    the margins, as the scenario's own flips are)."""
+    base, earlier, margins, _ = scenario.population_with_margins(size, rng)
+    later = earlier.copy()
+    changed = np.flatnonzero(earlier != base)
+    undone = changed[rng.random(changed.size) >= keep]
+    later[undone] = base[undone]
+    steady = np.flatnonzero((earlier == base) & (base == 1))
+    lost = min(round(fresh * size), steady.size)
+    if lost:
+        weight = np.exp(-scenario.sharpness * margins[steady])
+        later[rng.choice(steady, size=lost, replace=False, p=weight / weight.sum())] = 0
+    return base, earlier, later, margins, float((base.sum() - later.sum()) / base.sum())
+
+
+def earlier_error(scenario: MarginScenario, *, keep: float = 0.5, fresh: float = 0.0, population: int = 1000,
+                  budget: int = 800,
+                  threshold: float = 0.05, alpha: float = 0.025, replications: int = 300,
+                  seed: int = 0) -> dict[str, dict[str, float]]:
+    """The later of two probes judged with the base's margins alone, and with the earlier probe's flips
+    (on the items the earlier probe's own assisted run scored): decisions, wrong decisions against the
+    later probe's own forgetting, and its distinct items."""
+    rng = np.random.default_rng(seed)
+    out = {name: {"pass": 0.0, "fail": 0.0, "undecided": 0.0, "wrong": 0.0, "mean_items": 0.0}
+           for name in ("assisted", "assisted+earlier")}
+    for r in range(replications):
+        base, earlier, later, margins, truth = probe_pair(scenario, population, rng, keep, fresh)
+        before = run_assisted(base, earlier, margins, budget, threshold, alpha, seed=replications + r)
+        for name, cell in out.items():
+            prior = earlier_from(before, base, earlier) if name == "assisted+earlier" else None
+            outcome = run_assisted(base, later, margins, budget, threshold, alpha, seed=r, earlier=prior)
             cell[outcome.status] += 1 / replications
             cell["wrong"] += ((outcome.status == "pass" and truth >= threshold)
                               or (outcome.status == "fail" and truth < threshold)) / replications

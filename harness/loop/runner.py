@@ -252,10 +252,15 @@ def judge_settings(config: RunConfig, components: Components) -> JudgeSettings:
 
 
 def judge(base: Scorer, candidate: Scorer, components: Components, config: RunConfig,
-          say: Any = lambda _m: None) -> EvaluationRecord:
-    """Forgetting on every general benchmark and gain on every domain one, paired, under the run's policy."""
+          say: Any = lambda _m: None, earlier: EvaluationRecord | None = None) -> EvaluationRecord:
+    """Forgetting on every general benchmark and gain on every domain one, paired, under the run's policy.
+
+    ``earlier``: the candidate judged before this one in the run (the previous round or
+    interpolation probe); base-assisted sampling looks first where it changed items.
+    """
     settings = judge_settings(config, components)
-    judgement = judging.judge(base, candidate, components.general, components.domain, settings, say=say)
+    judgement = judging.judge(base, candidate, components.general, components.domain, settings, say=say,
+                              earlier=earlier.candidate if earlier is not None else None)
     return EvaluationRecord(base=judgement.base, candidate=judgement.candidate, forgetting=judgement.forgetting,
                             gain=judgement.gain, passed=judgement.verdict.passed, policy=settings.policy,
                             threshold=settings.threshold, status=judgement.verdict.status,
@@ -482,7 +487,8 @@ class Loop:
         candidate = self._candidate(weights, is_adapter)
         scorer = Scorer(candidate, batch_size=self.config.benchmarks.batch_size)
         with self._evaluation_bar(f"round {plan.index} evaluation", self.base_scorer(), scorer):
-            evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say)
+            evaluation = judge(self.base_scorer(), scorer, self.components, self.config, say=self._say,
+                               earlier=history[-1].evaluation if history else None)
         self._add_time("evaluate rounds", start)
         write_json(files.samples, self._samples(candidate, data))
         del candidate, scorer
@@ -494,7 +500,7 @@ class Loop:
         self._say(_round_summary(plan, evaluation))
 
         outcome = RoundOutcome(plan, evaluation)
-        probe = self._scale_probe(plan, weights, is_adapter) if plan.trained else None
+        probe = self._scale_probe(plan, weights, evaluation) if plan.trained else None
         decision = hook.harness_next_round(
             context=DecisionContext(settings=self.config, history=[*history, outcome], policy=self.components.policy,
                                     scale_probe=probe)
@@ -572,12 +578,13 @@ class Loop:
         return Interpolation(self.base_model(), weights, is_adapter,
                              load_tuned=lambda: self._candidate(weights, is_adapter))
 
-    def _scale_probe(self, plan: RoundPlan, weights: Path, is_adapter: bool) -> Any:
+    def _scale_probe(self, plan: RoundPlan, weights: Path, evaluation: EvaluationRecord) -> Any:
         """What the policy calls to judge this round's weights at a scale toward the base."""
         from harness.loop.interpolation import ScaleProbe
 
         files = self.folder.round(plan.index)
         interpolation: Any = None
+        latest = evaluation  # each probe looks first where the point judged before it changed items
 
         def build(scale: float, folder: Path) -> LoadedModel:
             nonlocal interpolation
@@ -585,9 +592,11 @@ class Loop:
             return interpolation.model_at(scale, scratch=folder)
 
         def judge_at(model: LoadedModel, stage: str) -> EvaluationRecord:
+            nonlocal latest
             scorer = Scorer(model, batch_size=self.config.benchmarks.batch_size)
             with self._evaluation_bar(f"round {plan.index} {stage}", self.base_scorer(), scorer):
-                return judge(self.base_scorer(), scorer, self.components, self.config)
+                latest = judge(self.base_scorer(), scorer, self.components, self.config, earlier=latest)
+            return latest
 
         return ScaleProbe(build, judge_at, files.interpolation, files.interpolation_probes,
                           describe=_point_json, say=self._say)
