@@ -199,3 +199,29 @@ def test_fsdp_without_a_launcher_stops_the_run_at_its_start(tmp_path, tiny_model
     assert main(["train", str(_config(tmp_path, "alone", tiny_model_dir))]) == 2
     assert "start the run with `accelerate launch" in capsys.readouterr().err
     assert not (tmp_path / "out-alone").exists()  # stopped before any data or weights loaded
+
+
+def test_a_loop_round_trains_sharded_with_the_early_warning_off(tmp_path, tiny_model_dir):
+    """harness run under a launch of two with fsdp on the CPU: the early-warning check (one rank scoring
+    alone) is turned off with a note, and the round trains, evaluates and writes its verdict."""
+    write_jsonl(tmp_path / "domain.jsonl", chat_records(32))
+    write_jsonl(tmp_path / "general.jsonl", chat_records(40, "general knowledge", seed=3))
+    config = dict(base_model=str(tiny_model_dir), dtype="float32", bf16=False, trainer="full", micro_batch_size=4,
+                  max_steps=2, sequence_len=96, learning_rate=1e-4, val_set_size=0.2, eval_steps=1, seed=0,
+                  datasets=[{"path": "domain.jsonl"}], fsdp=["full_shard", "auto_wrap"],
+                  benchmarks={"suite": None, "general": [{"name": "offline_arc_easy", "limit": 8}],
+                              "domain": [{"name": "domain_mc", "limit": 8}], "limit": None, "batch_size": 4},
+                  forgetting={"threshold": 5.0, "policy": "point", "bootstrap_samples": 100},
+                  mitigation={"mixer": "ratio", "general_data": [{"path": "general.jsonl"}], "schedule": [0.2],
+                              "policy": "schedule", "max_rounds": 1},
+                  reporters=[], samples={"domain": 0, "general": [], "max_new_tokens": 8})
+    (tmp_path / "run.yml").write_text(yaml.safe_dump(config))
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                               "--master_port", str(_free_port()), "-m", "harness", "run", "run.yml",
+                               "--run-dir", "run"], cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                              env=_env(HARNESS_CACHE=str(tmp_path / "cache")))
+    output = launched.stdout + launched.stderr
+    assert "the forgetting early warning is off under fsdp" in output, output[-3000:]
+    verdict = json.loads((tmp_path / "run" / "verdict.json").read_text())
+    assert verdict["status"] in ("pass", "fail", "undecided") and (tmp_path / "run" / "rounds" / "round-1"
+                                                                    / "COMPLETE").is_file()

@@ -679,6 +679,14 @@ class Loop:
         samples = self.config.forgetting.early_warning_samples
         if not samples or not data.validation:  # without validation there are no evaluation steps
             return None
+        from harness.training.sharding import wants_sharding
+
+        if wants_sharding(self.config):
+            # The check scores the model on rank 0 alone; a sharded model computes only on all
+            # ranks together (rank 0 alone would wait for the others forever on a GPU).
+            self._say("note: the forgetting early warning is off under fsdp / deepspeed (it scores the "
+                      "model on one rank, and a sharded model runs only on all of them); the verdict is unchanged")
+            return None
         from harness.loop.early_warning import GeneralDrift, drift_sample
 
         general = drift_sample([e for s in data.general for e in s.examples], samples, self.config.seed,
