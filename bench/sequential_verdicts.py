@@ -16,7 +16,7 @@ time-uniform coverage (the truth inside it at every look at once).
 
     .venv/bin/python bench/sequential_verdicts.py [--replications 1000] [--population 1000]
     .venv/bin/python bench/sequential_verdicts.py --replay runs/replay [--replications 300] \
-        [--earlier round1_s0.5=round1 --earlier round1_s0.25=round1_s0.5 ...]
+        [--earlier round1_s0.5=round1 --earlier round1_s0.25=round1_s0.5 ...]  # probe after probe
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def replay(folder: Path, replications: int, first_look: int, earlier: dict[str, 
     benchmark, at thresholds just below and just above its true forgetting (so any pass, or any fail, is
     wrong) and at 5%, the designs' decisions, wrong decisions and candidate items per decided verdict.
 
-    ``earlier`` maps a candidate to the one judged before it in the same run (the previous
-    interpolation probe, say); for those, "assisted+earlier" draws by the earlier candidate's
-    flips on the items its own assisted run (at 5%, another seed) scored."""
+    ``earlier`` maps an interpolation probe to the probe judged before it; for those,
+    "assisted+earlier" draws by the earlier probe's flips on the items its own assisted run (at
+    5%, another seed) scored, as the loop's interpolation search does."""
     import json
 
     import numpy as np
@@ -138,7 +138,8 @@ def main() -> None:
     parser.add_argument("--replay", type=Path, metavar="DIR",
                         help="replay over real per-item outcomes recorded by bench/record_replay.py instead")
     parser.add_argument("--earlier", action="append", default=[], metavar="CANDIDATE=EARLIER",
-                        help="with --replay: EARLIER was judged before CANDIDATE in the same run (repeatable)")
+                        help="with --replay: EARLIER is the interpolation probe judged before CANDIDATE "
+                             "(repeatable)")
     args = parser.parse_args()
     if args.replay:
         replay(args.replay, args.replications, args.first_look, dict(pair.split("=", 1) for pair in args.earlier))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pytest
 import torch
 import yaml
@@ -358,3 +359,21 @@ def test_interpolate_is_a_strategy_in_compare_beside_no_mitigation(marker, tmp_p
     assert interpolated["cost"]["rounds"] == 1 and interpolated["cost"]["search_seconds"] > 0
     assert summary["recommendation"]["strategy"] == "interpolate"
     assert f"s={interpolated['scale']:g}" in render_markdown(summary)
+
+
+def test_base_assisted_probes_are_steered_by_the_probe_before(marker, tmp_path):
+    config, harness = marker({"name": "interpolate", "steps": 4},
+                             forgetting={"threshold": 5.0, "policy": "sequential"})
+    data = yaml.safe_load(config.read_text())
+    data["benchmarks"].update({"first_look": 50, "base_full": True})
+    config.write_text(yaml.safe_dump(data))
+    verdict = loop.run(config, harness, tmp_path / "run", progress=False)
+    search = json.loads((tmp_path / "run" / "rounds" / "round-1" / "interpolation.json").read_text())
+    methods = [p["forgetting"]["test_marker_general"]["ci_method"] for p in search["points"]]
+    assert any("the previous probe's flips" in m for m in methods), methods  # every probe after the round's
+    for point in search["points"]:
+        assert point["passed"] == (point["status"] == "pass")
+        truth = math.ceil(N_ITEMS * DAMAGE * point["scale"] - 0.5) / N_ITEMS  # the marker's items forgotten
+        assert point["status"] != "pass" or truth < 0.05  # no pass where the forgetting is 5% or more
+    chosen = verdict["rounds"][-1]
+    assert chosen["scale"] is not None and chosen["status"] == "pass" and chosen["scale"] < 0.25

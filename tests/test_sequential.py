@@ -216,13 +216,14 @@ def test_an_earlier_candidate_s_flips_steer_the_draws():
 
 
 def test_earlier_probes_save_items_and_keep_the_error_bound():
-    """Two probes of one run (the later keeps half the earlier's flips and loses a few items of its own):
-    judged with the earlier's flips, the later decides with fewer items, and wrong decisions stay within
-    the stated 2.5% (bench/sequential_verdicts.py --replay measures it on real outcomes)."""
+    """Two interpolation probes (the later keeps about half the earlier's flips; 0.5% of items flip anew,
+    as measured between real probes): judged with the earlier's flips, the later decides with fewer
+    items, and wrong decisions stay within the stated 2.5% (bench/sequential_verdicts.py --replay
+    measures it on real outcomes)."""
     from harness.evaluation.simulation import MarginScenario, earlier_error
 
     clear = earlier_error(MarginScenario(0.7, 0.04, 0.10, 6.0), keep=0.5, replications=40, seed=1)
     assert clear["assisted+earlier"]["mean_items"] < 0.6 * clear["assisted"]["mean_items"], clear
     assert clear["assisted+earlier"]["wrong"] == clear["assisted"]["wrong"] == 0
-    near = earlier_error(MarginScenario(0.6, 0.06, 0.08, 2.0), keep=0.5, fresh=0.03, replications=80, seed=2)
+    near = earlier_error(MarginScenario(0.6, 0.10, 0.12, 2.0), keep=0.5, fresh=0.005, replications=80, seed=2)
     assert near["assisted+earlier"]["wrong"] <= 0.025 + 0.0125, near  # 2.5% plus one run in 80

@@ -9,13 +9,14 @@ predicts it. So the candidate's items are drawn with probability
 
     pi_i = (1 - EVEN) q_i / sum(q) + EVEN / N,   q_i = exp(-|margin_i| / median |margin|)
 
-(uniform where no margins are known), with replacement, seeded. Where an earlier
-candidate of the same run (the previous round, or the previous interpolation probe)
-was scored on an item, what it did there predicts far better than the margin: on
-real replays an item that flipped for the previous probe flips again about half the
-time, one that did not about 1 time in 200 (0.5-9% between strategies). So ``q_i`` is
-multiplied by ``FLIPPED`` where the earlier candidate changed the item and by
-``STEADY`` where it scored it unchanged (moderate factors: see their comment). Each draw gives
+(uniform where no margins are known), with replacement, seeded. In an interpolation
+search each probe is the same update at another scale, and where the probe before it
+was scored, what it did predicts far better than the margin: on real replays an item
+the previous probe flipped flips again about half the time, one it left alone about
+1 time in 200. So ``q_i`` is multiplied by ``FLIPPED`` where the earlier probe changed
+the item and by ``STEADY`` where it scored it unchanged. Only probes: a new round
+trains anew and changes items the last left alone (5-17% of them on the replays), and
+steering draws away from those made wrong decisions 6.7% of the time in simulation. Each draw gives
 ``Z = d_I / (N pi_I)``, an unbiased estimate of the benchmark's mean change whatever
 the ``q`` (importance weighting: a poor propensity costs width, never validity), and
 the draws are independent, so the anytime confidence sequence of
@@ -42,11 +43,11 @@ from harness.api import ItemScore
 from harness.evaluation import sequential
 
 EVEN = 0.25  # the share of the draws spread evenly over all items
-# An earlier candidate's flip, or its unchanged score, on the item. Bolder factors (10, 0.2)
+# The earlier probe's flip, or its unchanged score, on the item. Bolder factors (10, 0.2)
 # saved a few more items on the real replays but broke the error bound in simulation (4.0%
-# wrong decisions against 2.5% in 1000 runs at the threshold): the draws then carry weights
-# so uneven that the rare heavy ones arrive late and the normal approximation behind the
-# sequence fails. These keep the error within the bound (bench/sequential_verdicts.py).
+# wrong decisions against 2.5% in 1000 runs near the threshold): the draws then carry
+# weights so uneven that the rare heavy ones arrive late and the normal approximation
+# behind the sequence fails at the first looks. These keep within it (simulation.earlier_error).
 FLIPPED, STEADY = 4.0, 0.5
 
 

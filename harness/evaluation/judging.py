@@ -119,8 +119,8 @@ def judge(
 ) -> Judgement:
     """Score and compare; see the module docstring for the policies.
 
-    ``earlier``: an earlier candidate's results of the same run (the previous round or
-    probe), which base-assisted sampling uses to choose where to look (``assisted``).
+    ``earlier``: the previous interpolation probe's results, which base-assisted sampling
+    uses to choose where to look (``assisted``).
     """
     results_base: dict[str, BenchmarkResult] = {}
     results_cand: dict[str, BenchmarkResult] = {}
@@ -314,7 +314,7 @@ def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: J
     comparison.candidate = comparison.base - sign * (comparison.base - floor) * comparison.relative / 100
     low, high = moments.interval(critical, settings.corrected)
     comparison.relative_ci = stats.Interval(100 * low, 100 * high)
-    guide = "the base's margins" + (" and an earlier candidate's flips" if earlier is not None else "")
+    guide = "the base's margins" + (" and the previous probe's flips" if earlier is not None else "")
     comparison.ci_method = ("exact: every item of the benchmark scored" if moments.complete else
                             f"base-assisted draws ({history[-1]['n']} items, importance-weighted by {guide}; "
                             f"base scored on all {size}), anytime-valid confidence sequence")
