@@ -146,9 +146,9 @@ def test_full_8b_on_24gb_exits_2_naming_fixes(capsys):
     code, out, err = _validate(capsys, str(ROOT / "configs" / "full_ft_8b.yml"), "--gpu-memory", "24")
     assert code == 2
     assert "does not fit" in err
-    for fix in ("adapter: qlora", "trainer: lora", "optimizer: adamw_bnb_8bit", "or more GPUs of 24 GiB"):
+    for fix in ("adapter: qlora", "trainer: lora", "master_weights: bfloat16", "or more GPUs of 24 GiB"):
         assert fix in err
-    assert err.index("adapter: qlora") < err.index("optimizer: adamw_bnb_8bit")  # most saving first
+    assert err.index("adapter: qlora") < err.index("master_weights: bfloat16")  # most saving first
 
 
 def test_full_8b_sharded_over_4_gpus_of_80gb_fits(capsys):
@@ -157,7 +157,8 @@ def test_full_8b_sharded_over_4_gpus_of_80gb_fits(capsys):
                              "--set", "fsdp=[full_shard, auto_wrap]")
     assert code == 0, out
     assert "sharded *" in out and "fits       : yes" in out
-    code, _, err = _validate(capsys, config, "--gpu-memory", "80", "--gpus", "4")  # DDP replicates it all
+    code, _, err = _validate(capsys, config, "--gpu-memory", "80", "--gpus", "4",  # DDP replicates it all
+                             "--set", "optimizer=adamw_torch")
     assert code == 2 and "sharding (fsdp" in err
 
 
@@ -182,21 +183,17 @@ def test_unknown_hub_model_has_no_plan_and_still_validates(tmp_path, capsys):
     assert code == 0 and "memory plan: cannot be made" in out
 
 
-if __name__ == "__main__":
-    _probe(sys.argv[1])
-
 
 def test_the_seeds_full_fine_tune_fits_one_80gb_gpu_with_an_8bit_optimizer(capsys):
     """The seed: full fine-tuning on an 80 GB card with an 8-bit optimizer and checkpointing. master_weights
     auto keeps float32 where it fits and takes bfloat16 (6 bytes a parameter) where only that does."""
-    config = str(ROOT / "configs" / "full_ft_8b.yml")
-    code, _, err = _validate(capsys, config, "--gpu-memory", "80")
-    assert code == 2 and "optimizer: adamw_bnb_8bit (master_weights: auto then bfloat16)" in err
-    code, out, _ = _validate(capsys, config, "--gpu-memory", "80", "--set", "optimizer=adamw_bnb_8bit")
+    config = str(ROOT / "configs" / "full_ft_8b.yml")  # optimizer: adamw_bnb_8bit, gradient checkpointing
+    code, out, _ = _validate(capsys, config, "--gpu-memory", "80")
     assert code == 0, out
     assert "bf16 master weights" in out and "master_weights: auto chose bfloat16" in out
-    code, _, err = _validate(capsys, config, "--gpu-memory", "80", "--set", "optimizer=adamw_bnb_8bit",
-                             "--set", "master_weights=float32")
+    code, _, err = _validate(capsys, config, "--gpu-memory", "80", "--set", "optimizer=adamw_torch")
+    assert code == 2 and "optimizer: adamw_bnb_8bit (master_weights: auto then bfloat16)" in err
+    code, _, err = _validate(capsys, config, "--gpu-memory", "80", "--set", "master_weights=float32")
     assert code == 2  # said explicitly, float32 is kept, and does not fit
 
 
@@ -214,3 +211,7 @@ def test_auto_master_weights_follow_the_plan_on_the_run_s_device(tiny_model_dir)
     between = _cpu((lean + wide) / 2)
     assert master_weights_for(config, between) == "bfloat16"
     assert master_weights_for(config.model_copy(update={"master_weights": "float32"}), between) == "float32"
+
+
+if __name__ == "__main__":
+    _probe(sys.argv[1])
