@@ -294,3 +294,30 @@ def test_a_run_judged_with_planned_looks_still_gates_and_says_so(scenario, tmp_p
     gate = _gate(tmp_path / "run", "--max-forgetting", "6")  # re-judged from its saved looks
     assert gate.returncode in (0, 3) and "Judged with planned looks" in gate.stdout
     assert "Pocock" in json.loads((tmp_path / "run" / "verdict.json").read_text())["judging"]["method"]
+
+
+def test_ewc_estimates_its_fisher_on_self_rehearsal_answers(tmp_path, tiny_model_dir, monkeypatch):
+    """EWC with the self_rehearsal mixer (configs/ewc_demo.yml's setup): the general data EWC's Fisher
+    needs are the base's own answers the mixer brings, with no general files configured."""
+    from harness.plugins import load_harness
+    from harness.testing import chat_records, write_jsonl
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    write_jsonl(tmp_path / "domain.jsonl", chat_records(24))
+    config = dict(base_model=str(tiny_model_dir), dtype="float32", bf16=False, lora_r=4, lora_alpha=8,
+                  trainer={"name": "ewc", "ewc_lambda": 10.0, "fisher_samples": 4, "base": "lora"},
+                  micro_batch_size=4, max_steps=2, sequence_len=96, val_set_size=0.0, seed=0,
+                  datasets=[{"path": "domain.jsonl"}],
+                  benchmarks={"suite": None, "general": [{"name": "offline_arc_easy", "limit": 8}],
+                              "domain": [{"name": "domain_mc", "limit": 8}], "limit": None, "batch_size": 4},
+                  forgetting={"threshold": 5.0, "policy": "point", "bootstrap_samples": 100},
+                  mitigation={"mixer": {"name": "self_rehearsal", "max_new_tokens": 4, "batch_size": 4,
+                                        "keep_unfinished": True}, "schedule": [0.2], "max_rounds": 1},
+                  reporters=[], samples={"domain": 0, "general": [], "max_new_tokens": 4})
+    path = tmp_path / "ewc.yml"
+    path.write_text(yaml.safe_dump(config))
+    loop.run(path, load_harness(), tmp_path / "run", progress=False)  # no "EWC needs general data"
+    round_dir = tmp_path / "run" / "rounds" / "round-1"
+    assert (round_dir / "COMPLETE").is_file()
+    training = json.loads((round_dir / "training.json").read_text())
+    assert training["steps"] == 2

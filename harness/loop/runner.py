@@ -539,6 +539,11 @@ class Loop:
         start = time.perf_counter()
         train_dir = files.train
         general_examples = [e for s in data.general for e in s.examples]
+        if not general_examples and mixed.examples:
+            # Self-rehearsal brings its own general data (the base's answers): the mixed-in
+            # examples that are not domain examples, which EWC's Fisher estimate needs.
+            domain = {id(e) for e in [*data.train, *data.domain.examples]}
+            general_examples = [e for e in mixed.examples if id(e) not in domain]
         request = TrainRequest(
             settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
             general=general_examples, resume=train_dir.exists(), learning_rate=plan.learning_rate, plan=plan,
