@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"harness.commands.{name}").register(subparsers)
+    from harness.commands.help_text import epilog
+
+    for name, command in subparsers.choices.items():
+        command.epilog = epilog(name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the epilog's lines
     return parser
 
 

@@ -306,6 +306,23 @@ def test_every_code_block_in_the_readme_closes_on_its_own_line():
     assert not inside, "README.md ends inside a code block"
 
 
+def test_every_command_s_help_ends_with_its_exit_codes_and_an_example_that_parses():
+    import shlex
+
+    from harness.cli import build_parser
+    from harness.commands.help_text import EXAMPLES
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(EXAMPLES) == set(commands)
+    for name, command in commands.items():
+        text = command.format_help()
+        assert "exit codes:" in text and "2 bad input" in text and text.rstrip().endswith(EXAMPLES[name]), name
+        args = parser.parse_args(shlex.split(EXAMPLES[name])[1:])  # argparse exits on an unknown flag
+        assert args.command == name
+    assert "3 undecided" in commands["gate"].format_help()
+
+
 def test_every_api_helper_resolves():
     import harness.api as api
 
