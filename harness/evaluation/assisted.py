@@ -12,10 +12,10 @@ predicts it. So the candidate's items are drawn with probability
 (uniform where no margins are known), with replacement, seeded. In an interpolation
 search each probe is the same update at another scale, and where the probe before it
 was scored, what it did predicts far better than the margin: on real replays an item
-the previous probe flipped flips again about half the time, one it left alone about
-1 time in 200. So ``q_i`` is multiplied by ``FLIPPED`` where the earlier probe changed
+the previous probe flipped flips again about half the time (47-64%), one it left alone
+about 1 time in 100 (0-4%). So ``q_i`` is multiplied by ``FLIPPED`` where the earlier probe changed
 the item and by ``STEADY`` where it scored it unchanged. Only probes: a new round
-trains anew and changes items the last left alone (5-17% of them on the replays), and
+trains anew and changes items the last left alone (9-17% of them on the replays), and
 steering draws away from those made wrong decisions 6.7% of the time in simulation. Each draw gives
 ``Z = d_I / (N pi_I)``, an unbiased estimate of the benchmark's mean change whatever
 the ``q`` (importance weighting: a poor propensity costs width, never validity), and
