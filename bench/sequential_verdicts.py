@@ -115,7 +115,8 @@ def replay(folder: Path, replications: int, first_look: int, earlier: dict[str, 
                 print(f"{candidate_dir.name:<12} {file.stem:<24} N={size:<5} truth {100 * truth:+6.2f}% {label:<12}"
                       + "".join(f" | {d}: decided {c[0]:.3f} wrong {c[1]:.3f} items/decided {c[2]:6.0f}"
                                 for d, c in cells.items()), flush=True)
-    worst = {d: max(row[5][d][1] for row in rows if d in row[5]) for d in designs}
+    worst = {d: max(row[5][d][1] for row in rows if d in row[5]) for d in designs
+             if any(d in row[5] for row in rows)}  # assisted+earlier only where --earlier names a pair
     print("\nworst wrong-decision rate over all rows: " + ", ".join(f"{d} {w:.3f}" for d, w in worst.items()))
     # Items per decided verdict against the planned design, where both decide (T=5%, the gate's question).
     for design in designs[1:]:
