@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Iterable
 
 import pluggy
 
-from harness import hookspecs
+from harness import conformance, hookspecs
 from harness.api import (
     Benchmark,
     Component,
@@ -63,6 +64,7 @@ class Catalog:
     components: dict[str, type[Component]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # name -> why it does not fit the surface
 
     def add(self, component: type[Component], plugin: str) -> None:
         base = KINDS[self.kind][0]
@@ -78,6 +80,14 @@ class Catalog:
                     f"{self.kind} name {name!r} is registered twice: by plugin {taken_by!r} "
                     f"and by plugin {plugin!r}; disable one with --disable or {DISABLE_ENV}"
                 )
+        lacking = conformance.problems(component, base)
+        if lacking:
+            # Refused, not fatal: one outdated plugin must not stop every command.
+            why = (f"plugin {plugin!r}: {self.kind} {component.name!r} does not fit harness.api.{base.__name__} "
+                   f"and is not loaded: {'; '.join(lacking)}")
+            self.refused[component.name] = why
+            print(f"warning: {why}", file=sys.stderr)
+            return
         self.components[component.name] = component
         self.owners[component.name] = plugin
         for alias in component.aliases:
@@ -88,6 +98,8 @@ class Catalog:
 
     def get(self, name: str) -> type[Component]:
         canonical = self.aliases.get(name, name)
+        if canonical in self.refused and canonical not in self.components:
+            raise UsageError(self.refused[canonical])
         if canonical not in self.components:
             raise UsageError(unknown_name_message(self.kind, name, self.names()))
         return self.components[canonical]
@@ -219,6 +231,9 @@ def describe_plugins(harness: Harness) -> list[PluginInfo]:
             owned = sorted(n for n, owner in catalog.owners.items() if owner == name)
             if owned:
                 components[kind] = owned
+            refused = sorted(n for n, why in catalog.refused.items() if why.startswith(f"plugin {name!r}:"))
+            if refused:
+                components[f"{kind} (refused: see the warning)"] = refused
         suites = sorted(s.name for s in harness.suites.values() if s.plugin == name)
         if suites:
             components["suite"] = suites

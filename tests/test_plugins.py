@@ -38,6 +38,9 @@ def _third_party_site(root: Path) -> Path:
             summary = "A third-party trainer used in tests."
             Options = AcmeOptions
 
+            def train(self, request):  # never called: these tests list and validate it
+                raise RuntimeError("acme does not train in tests")
+
         @hookimpl
         def harness_register_trainers(register):
             register(AcmeTrainer)
@@ -152,3 +155,45 @@ def test_component_options_reject_unknown_keys():
 
     with pytest.raises(Exception, match="beta"):
         Opts.model_validate({"beta": 2})
+
+
+def test_a_plugin_written_to_an_earlier_surface_is_refused_at_load_with_one_line(tmp_path):
+    """A benchmark with the old evaluate(model, *, limit, seed, batch_size) and no item_ids(): listed as
+    refused with the reason, every other command still runs, and naming it says why (exit 2)."""
+    site = tmp_path / "site"
+    (site / "old_bench").mkdir(parents=True)
+    (site / "old_bench" / "__init__.py").write_text(textwrap.dedent('''
+        from harness.api import Benchmark
+        from harness.hookspecs import hookimpl
+
+        class OldQuiz(Benchmark):
+            name = "old_quiz"
+
+            def definition_fingerprint(self):
+                return "old-quiz-v1"
+
+            def evaluate(self, model, *, limit, seed, batch_size):
+                raise AssertionError("never reached")
+
+        @hookimpl
+        def harness_register_benchmarks(register):
+            register(OldQuiz)
+    '''))
+    info = site / "old_bench-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: old-bench\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[harness]\nold = old_bench\n")
+    (info / "RECORD").write_text("")
+
+    listing = _harness_cli("plugins", "--json", site=site)
+    assert listing.returncode == 0, listing.stderr
+    warnings = [line for line in listing.stderr.splitlines() if "old_quiz" in line]
+    assert len(warnings) == 1 and "item_ids() is not implemented" in warnings[0]
+    assert "evaluate() does not take items (harness calls evaluate(model, items, batch_size))" in warnings[0]
+    rows = {row["name"]: row for row in json.loads(listing.stdout)}
+    assert rows["old"]["components"] == {"benchmark (refused: see the warning)": ["old_quiz"]}
+
+    config = tmp_path / "run.yml"
+    config.write_text("base_model: smollm2-135m-instruct\nbenchmarks: {suite: null, general: [old_quiz]}\n")
+    named = _harness_cli("validate", str(config), site=site)
+    assert named.returncode == 2 and "does not fit harness.api.Benchmark" in named.stderr
