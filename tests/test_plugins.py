@@ -18,15 +18,25 @@ from harness.plugins import Catalog, load_harness
 BUILTIN_ENTRY_POINTS = {"formatters", "mixers", "lora", "qlora", "full", "ewc", "lm_eval", "domain", "policies", "reports"}
 
 
-def _third_party_site(root: Path) -> Path:
-    """An installed third-party distribution with a ``harness`` entry point.
+def _installed(root: Path, module: str, source: str, distribution: str, version: str, entry: str) -> Path:
+    """An installed third-party distribution with a ``harness`` entry point; returns its site folder.
 
     This is the layout ``pip install --target`` leaves: the module and a
     ``*.dist-info`` folder whose ``entry_points.txt`` names it.
     """
     site = root / "site"
-    (site / "acme_trainer").mkdir(parents=True)
-    (site / "acme_trainer" / "__init__.py").write_text(textwrap.dedent('''
+    (site / module).mkdir(parents=True)
+    (site / module / "__init__.py").write_text(textwrap.dedent(source))
+    info = site / f"{module}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[harness]\n{entry} = {module}\n")
+    (info / "RECORD").write_text("")
+    return site
+
+
+def _third_party_site(root: Path) -> Path:
+    return _installed(root, "acme_trainer", '''
         from harness.api import ComponentOptions, Trainer
         from harness.hookspecs import hookimpl
 
@@ -44,13 +54,7 @@ def _third_party_site(root: Path) -> Path:
         @hookimpl
         def harness_register_trainers(register):
             register(AcmeTrainer)
-    '''))
-    info = site / "acme_trainer-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-trainer\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text("[harness]\nacme = acme_trainer\n")
-    (info / "RECORD").write_text("")
-    return site
+    ''', "acme-trainer", "1.2.3", "acme")
 
 
 def _harness_cli(*args: str, site: Path | None = None) -> subprocess.CompletedProcess:
@@ -160,9 +164,7 @@ def test_component_options_reject_unknown_keys():
 def test_a_plugin_written_to_an_earlier_surface_is_refused_at_load_with_one_line(tmp_path):
     """A benchmark with the old evaluate(model, *, limit, seed, batch_size) and no item_ids(): listed as
     refused with the reason, every other command still runs, and naming it says why (exit 2)."""
-    site = tmp_path / "site"
-    (site / "old_bench").mkdir(parents=True)
-    (site / "old_bench" / "__init__.py").write_text(textwrap.dedent('''
+    site = _installed(tmp_path, "old_bench", '''
         from harness.api import Benchmark
         from harness.hookspecs import hookimpl
 
@@ -178,12 +180,7 @@ def test_a_plugin_written_to_an_earlier_surface_is_refused_at_load_with_one_line
         @hookimpl
         def harness_register_benchmarks(register):
             register(OldQuiz)
-    '''))
-    info = site / "old_bench-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: old-bench\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[harness]\nold = old_bench\n")
-    (info / "RECORD").write_text("")
+    ''', "old-bench", "0.1", "old")
 
     listing = _harness_cli("plugins", "--json", site=site)
     assert listing.returncode == 0, listing.stderr

@@ -141,7 +141,7 @@ def _tokens(tokenizer: Any, vocab_rows: int) -> tuple[list[str], list[int]]:
     from gguf import TokenType
 
     special = set(tokenizer.all_special_ids)
-    added = {i: token for i, token in tokenizer.added_tokens_decoder.items()}
+    added = tokenizer.added_tokens_decoder
     texts, types = [], []
     for i in range(vocab_rows):
         text = tokenizer.convert_ids_to_tokens(i) if i < len(tokenizer) else None

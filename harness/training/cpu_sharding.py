@@ -96,12 +96,16 @@ def tensor_bytes(tensors: Any) -> tuple[int, int, int]:
     return local, local_bytes, full_bytes
 
 
+def plain_optimizer(optimizer: Any) -> Any:
+    """The torch optimizer under accelerate's ``AcceleratedOptimizer`` (or the optimizer itself)."""
+    return getattr(optimizer, "optimizer", optimizer)
+
+
 def memory_held(model: Any, optimizer: Any) -> dict[str, int]:
     """What this rank holds of the parameters and the optimizer state, and what one process would hold."""
     import torch
 
-    inner = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper
-    state = [v for per_param in inner.state.values() for v in per_param.values()
+    state = [v for per_param in plain_optimizer(optimizer).state.values() for v in per_param.values()
              if isinstance(v, torch.Tensor) and v.dim() > 0]  # moments, not the step counters
     elements, param_bytes, full_param_bytes = tensor_bytes(model.parameters())
     _, optimizer_bytes, full_optimizer_bytes = tensor_bytes(state)
@@ -110,4 +114,4 @@ def memory_held(model: Any, optimizer: Any) -> dict[str, int]:
             "optimizer_bytes": optimizer_bytes, "optimizer_bytes_unsharded": full_optimizer_bytes}
 
 
-__all__ = ["layer_classes", "memory_held", "shard", "shard_if_asked", "shards_itself", "tensor_bytes"]
+__all__ = ["layer_classes", "memory_held", "plain_optimizer", "shard", "shard_if_asked", "shards_itself", "tensor_bytes"]

@@ -37,7 +37,8 @@ import torch
 from transformers import TrainerCallback
 
 from harness import distributed
-from harness.training.cpu_sharding import memory_held
+from harness.files import write_atomic
+from harness.training.cpu_sharding import memory_held, plain_optimizer
 
 OPTIMIZER_FILE = "optimizer.pt"  # transformers' names, so a checkpoint looks like any other
 SCHEDULER_FILE = "scheduler.pt"
@@ -84,10 +85,6 @@ def load_weights(model: Any, folder: Path) -> None:
     set_model_state_dict(model, weights, options=_full_options(broadcast_from_rank0=True))
 
 
-def _plain_optimizer(optimizer: Any) -> Any:
-    return getattr(optimizer, "optimizer", optimizer)  # under accelerate's AcceleratedOptimizer
-
-
 def _names_in_optimizer_order(model: Any, optimizer: Any) -> list[str]:
     """Each parameter's name, in the order torch's own optimizer state numbers them."""
     names = {id(p): name for name, p in model.named_parameters()}
@@ -119,7 +116,7 @@ class SelfShardedTrainer:
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
-        optimizer = _plain_optimizer(self.optimizer)
+        optimizer = plain_optimizer(self.optimizer)
         state = get_optimizer_state_dict(self.model, optimizer, options=_full_options())  # keyed by name
         if self.args.should_save:
             order = _names_in_optimizer_order(self.model, optimizer)
@@ -139,7 +136,7 @@ class SelfShardedTrainer:
         from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
 
         folder = Path(checkpoint)
-        optimizer = _plain_optimizer(self.optimizer)
+        optimizer = plain_optimizer(self.optimizer)
         state = {}
         if distributed.is_main():
             order = _names_in_optimizer_order(self.model, optimizer)
@@ -161,7 +158,7 @@ class ShardSizesWriter(TrainerCallback):
         self.done = True
         ranks = distributed.gather(memory_held(model, optimizer))
         if distributed.is_main():
-            self.path.write_text(json.dumps({"processes": len(ranks), "ranks": ranks}, indent=2) + "\n")
+            write_atomic(self.path, json.dumps({"processes": len(ranks), "ranks": ranks}, indent=2) + "\n")
             held, whole = ranks[0], ranks[0]["parameter_bytes_unsharded"] + ranks[0]["optimizer_bytes_unsharded"]
             print(f"fsdp: rank 0 holds {held['parameters']:,} of {held['parameters_unsharded']:,} parameters; "
                   f"parameters + optimizer state {(held['parameter_bytes'] + held['optimizer_bytes']) / 2**20:.2f} "
