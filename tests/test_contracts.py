@@ -286,24 +286,31 @@ def test_every_hook_is_documented():
     import harness.hookspecs as specs
 
     hooks = [name for name, fn in inspect.getmembers(specs, inspect.isfunction) if name.startswith("harness_")]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    docs = "\n".join(path.read_text(encoding="utf-8") for path in _doc_pages())  # README.md and docs/*.md
     assert hooks
     for name in hooks:
         assert (getattr(specs, name).__doc__ or "").strip(), f"{name} has no docstring"
         short = name.removeprefix("harness_register")
-        assert name in readme or (short and f"`{short}`" in readme), f"{name} is not in the README"
+        assert name in docs or (short and f"`{short}`" in docs), f"{name} is not in README.md or docs/"
 
 
-def test_every_code_block_in_the_readme_closes_on_its_own_line():
+def _doc_pages() -> list[Path]:
+    """The pages a person reads: README.md and every Markdown page under docs/."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def test_every_code_block_in_the_docs_closes_on_its_own_line():
     """A closing fence with text after it is no fence on GitHub: the rest of the page renders as code."""
-    inside = False
-    for number, line in enumerate((ROOT / "README.md").read_text(encoding="utf-8").splitlines(), 1):
-        if line.startswith("```"):
-            info = line[3:].strip()
-            assert not inside or not info, f"README.md:{number}: a closing fence must stand alone: {line!r}"
-            assert inside or " " not in info, f"README.md:{number}: an opening fence names one language: {line!r}"
-            inside = not inside
-    assert not inside, "README.md ends inside a code block"
+    for page in _doc_pages():
+        name = page.relative_to(ROOT)
+        inside = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("```"):
+                info = line[3:].strip()
+                assert not inside or not info, f"{name}:{number}: a closing fence must stand alone: {line!r}"
+                assert inside or " " not in info, f"{name}:{number}: an opening fence names one language: {line!r}"
+                inside = not inside
+        assert not inside, f"{name} ends inside a code block"
 
 
 def test_every_command_s_help_ends_with_its_exit_codes_and_an_example_that_parses():
