@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from compare_scenario import STRATEGIES, compare_config, make_harness  # noqa: F401  (fixture)
-from harness.strategies.runner import load_compare, run_comparison
+from harness.strategies.comparison import load_compare, run_comparison
 from harness_plugins.reports.strategies import render_markdown, table, write_reports
 from scenario import DamageTrainer, scenario  # noqa: F401  (fixture)
 

@@ -21,10 +21,10 @@ import yaml
 from compare_scenario import STRATEGIES, compare_config, make_harness  # noqa: F401  (fixture)
 from harness.api import UsageError
 from harness.loop.rundir import RunFolder
+from harness.strategies.comparison import load_compare, run_comparison
 from harness.strategies.gather import pack, unpack
 from harness.strategies.ray_executor import feasible
 from harness.strategies.ray_settings import TaskResources
-from harness.strategies.runner import load_compare, run_comparison
 from scenario import scenario  # noqa: F401  (fixture)
 
 TESTS = Path(__file__).resolve().parent

@@ -340,7 +340,7 @@ def make_marker_harness():
 
 
 def test_interpolate_is_a_strategy_in_compare_beside_no_mitigation(marker, tmp_path):
-    from harness.strategies.runner import load_compare, run_comparison
+    from harness.strategies.comparison import load_compare, run_comparison
     from harness_plugins.reports.strategies import render_markdown
 
     run_config, harness = marker({"name": "schedule"})

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from functools import partial
 
     from harness.api import UsageError
-    from harness.strategies.runner import load_compare, run_comparison
+    from harness.strategies.comparison import load_compare, run_comparison
 
     harness = load_harness(disable=args.disable)
     spec = load_compare(args.config, harness)  # every strategy validated before any model loads

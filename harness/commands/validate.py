@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     harness = load_harness(disable=args.disable)
     if _is_compare_config(args.config):
         from harness.commands.compare import print_validated
-        from harness.strategies.runner import load_compare
+        from harness.strategies.comparison import load_compare
 
         print_validated(load_compare(args.config, harness))
         return 0

@@ -30,6 +30,7 @@ from harness.files import write_atomic
 from harness.loop.rundir import RunFolder, write_json
 from harness.strategies.gather import pack, unpack
 from harness.strategies.ray_settings import RaySettings, TaskResources
+from harness.strategies.strategy_job import StrategyJob, evaluate_base, run_strategy, strategy_dir
 
 # How often the driver looks for tasks no live node can run, while it waits.
 POLL_S = 2.0
@@ -71,33 +72,29 @@ def _remove(work: Path) -> None:
         pass
 
 
-def base_task(job: dict[str, Any], scratch: str | None) -> dict[str, Any]:
+def base_task(job: StrategyJob, scratch: str | None) -> dict[str, Any]:
     """Evaluate the base model in a scratch folder; return ``base/`` as data."""
-    from harness.strategies.runner import evaluate_base
-
     work = _workspace(scratch, "base")
     try:
-        evaluate_base(**job, compare_dir=str(work))
+        evaluate_base(job, str(work))
         return {"work": str(work), "node": node_identity(),
                 **pack(RunFolder(work).base_eval.parent, max_bytes=0)}  # base/ holds records only
     finally:
         _remove(work)
 
 
-def strategy_task(job: dict[str, Any], base_eval: bytes | None, scratch: str | None,
+def strategy_task(job: StrategyJob, base_eval: bytes | None, scratch: str | None,
                   max_bytes: int) -> dict[str, Any]:
     """Run one strategy in a scratch folder laid out like a compare folder; return its run folder as data.
 
     The scratch folder is deleted when everything came back; when files were too
     large to send, the run folder stays on the node (node.json says where).
     """
-    from harness.strategies.runner import run_strategy, strategy_dir
-
-    work = _workspace(scratch, job["name"])
+    work = _workspace(scratch, job.name)
     if base_eval is not None:  # the shared base evaluation, as the driver has it
         write_atomic(RunFolder(work).base_eval, base_eval)
-    result = run_strategy(**job, compare_dir=str(work))
-    folder = strategy_dir(work, job["name"])
+    result = run_strategy(job, str(work))
+    folder = strategy_dir(work, job.name)
     payload = pack(folder, max_bytes=max_bytes)
     if payload["left_on_node"]:
         shutil.rmtree(RunFolder(work).base_eval.parent, ignore_errors=True)
@@ -144,8 +141,6 @@ def feasible(task: TaskResources, default_gpus: float, nodes: list[dict[str, Any
 
 
 def _record_failure(compare_dir: Path, name: str, message: str, detail: str) -> dict[str, Any]:
-    from harness.strategies.runner import strategy_dir
-
     folder = RunFolder(strategy_dir(compare_dir, name))
     folder.root.mkdir(parents=True, exist_ok=True)
     folder.node.unlink(missing_ok=True)  # from an earlier attempt of a resumed comparison
@@ -169,8 +164,6 @@ def _lost_message(name: str, error: BaseException, task: TaskResources) -> str:
 
 
 def _gathered(payload: dict[str, Any], name: str, compare_dir: Path) -> dict[str, Any]:
-    from harness.strategies.runner import strategy_dir
-
     dest = unpack(payload, strategy_dir(compare_dir, name), node=payload["node"],
                   old_root=payload["work"], new_root=str(compare_dir))
     result = dict(payload["result"])
@@ -183,16 +176,17 @@ def _gathered(payload: dict[str, Any], name: str, compare_dir: Path) -> dict[str
     return result
 
 
-def run_ray(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, *, settings: RaySettings,
-            **_: Any) -> list[dict[str, Any]]:
-    """One Ray task per strategy with its declared resources; the base evaluation first, as a task too."""
+def run_ray(jobs: list[StrategyJob], base_job: StrategyJob | None, compare_dir: Path, *,
+            settings: RaySettings, **_: Any) -> list[dict[str, Any]]:
+    """One Ray task per strategy with its declared resources; the base evaluation first, as a task too.
+
+    The tasks never see ``compare_dir``, the driver's folder: each writes only to its own scratch.
+    """
     try:
         import ray
     except ImportError:
         raise UsageError("--executor ray needs Ray: pip install 'forgetting-harness[ray]' (or 'ray>=2.9')") from None
-    compare_dir = Path((base_job or jobs[0])["compare_dir"])
-    # The tasks get everything but the driver's folder: they write only to their own scratch.
-    plain = [{k: v for k, v in job.items() if k != "compare_dir"} for job in jobs]
+    compare_dir = Path(compare_dir)
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=settings.address, ignore_reinit_error=True, log_to_driver=True)
@@ -201,15 +195,14 @@ def run_ray(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, *, sett
     try:
         base_eval_path = RunFolder(compare_dir).base_eval
         if base_job is not None:
-            job = {k: v for k, v in base_job.items() if k != "compare_dir"}
             task = ray.remote(base_task).options(**settings.ray_options(gpus))
-            payload = ray.get(task.remote(job, settings.scratch))
+            payload = ray.get(task.remote(base_job, settings.scratch))
             unpack(payload, base_eval_path.parent, old_root=payload["work"], new_root=str(compare_dir))
         base_eval = base_eval_path.read_bytes() if base_eval_path.is_file() else None
         base_ref = ray.put(base_eval)  # one copy in the object store, however many strategies
         remote = ray.remote(strategy_task)
-        refs = {remote.options(**settings.task(job["name"]).ray_options(gpus)).remote(
-                    job, base_ref, settings.scratch, max_bytes): job["name"] for job in plain}
+        refs = {remote.options(**settings.task(job.name).ray_options(gpus)).remote(
+                    job, base_ref, settings.scratch, max_bytes): job.name for job in jobs}
         return _collect(ray, refs, settings, gpus, compare_dir)
     finally:
         if started_here:

@@ -15,8 +15,8 @@ judged against one evaluation of the base model on the same items. Strategies
 are independent, so an executor runs them one after another (``local``) or as
 Ray tasks (``ray``, :mod:`harness.strategies.ray_executor`: anywhere on a cluster,
 each run folder gathered back to the driver); the work itself is
-:func:`run_strategy` either way, so both give the same numbers. A failing
-strategy is recorded, never fatal to the others.
+:func:`harness.strategies.strategy_job.run_strategy` either way, so both give
+the same numbers. A failing strategy is recorded, never fatal to the others.
 
 Layout::
 
@@ -32,10 +32,7 @@ Layout::
 from __future__ import annotations
 
 import functools
-import logging
-import shutil
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -48,14 +45,12 @@ from harness.plugins import Harness, load_harness
 from harness.loop.rundir import RunFolder, read_json, write_atomic, write_json
 from harness.strategies.ray_executor import run_ray
 from harness.strategies.ray_settings import RaySettings, parse_ray_settings
+from harness.strategies.strategy_job import HarnessFactory, StrategyJob, evaluate_base, run_strategy, strategy_dir
 
 # Keys of a compare config that are not run-config keys.
 COMPARE_KEYS = ("base", "strategies", "ray")
 # Sections every strategy must share, or the strategies would not be judged on the same items.
 SHARED_KEYS = ("base_model", "benchmarks", "forgetting")
-
-HarnessFactory = Callable[[], Harness]
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -187,86 +182,18 @@ def _component_issues(configs: dict[str, RunConfig], harness: Harness) -> list[s
     return issues
 
 
-# --------------------------------------------------------------------------- work
-
-
-def strategy_dir(compare_dir: Path, name: str) -> Path:
-    return Path(compare_dir) / "strategies" / name
-
-
-def evaluate_base(config_data: dict[str, Any], base_dir: str, compare_dir: str,
-                  harness_factory: HarnessFactory) -> str:
-    """Evaluate the base model once into ``COMPARE_DIR/base/eval.json`` (a no-op when it is there)."""
-    from harness.loop.runner import Loop
-
-    harness = harness_factory()
-    config = parse_config(config_data, harness, source="base", base_dir=Path(base_dir))
-    loop = Loop(config, harness, Path(compare_dir))
-    loop.base_results()  # reads the file when present, evaluates and saves it otherwise
-    return str(loop.folder.base_eval)
-
-
-def run_strategy(name: str, config_data: dict[str, Any], base_dir: str, compare_dir: str,
-                 harness_factory: HarnessFactory, progress: bool = True) -> dict[str, Any]:
-    """Train and judge one strategy in its own run folder; a failure is recorded, not raised.
-
-    Runs in this process (local executor) or in a Ray worker: everything it
-    needs travels as plain data, and everything it produces lands on disk.
-    """
-    from harness.loop.runner import Loop
-
-    root = strategy_dir(Path(compare_dir), name)
-    folder = RunFolder(root)
-    for stale in (folder.error, folder.traceback):
-        stale.unlink(missing_ok=True)
-    started = time.perf_counter()
-    try:
-        harness = harness_factory()
-        config = parse_config(config_data, harness, source=f"strategy {name!r}", base_dir=Path(base_dir))
-        # The shared base evaluation: the loop finds it on disk and does not evaluate the base again.
-        shared = RunFolder(Path(compare_dir)).base_eval
-        if shared.is_file() and not folder.base_eval.is_file():
-            folder.base_eval.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shared, folder.base_eval)
-        verdict = Loop(config, harness, root, progress=progress).run()
-        _render_run_reports(harness, config, root)
-        from harness.loop.tracking import send
-
-        send(harness, root, group=Path(compare_dir).name)  # one tracker run per strategy, grouped by comparison
-        return {"name": name, "status": "done", "passed": verdict["passed"],
-                "seconds": round(time.perf_counter() - started, 1)}
-    except Exception as error:  # noqa: BLE001 - one strategy's failure must not lose the others
-        root.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder.traceback, traceback.format_exc())
-        record = {"name": name, "status": "failed", "error": f"{type(error).__name__}: {error}",
-                  "traceback": str(folder.traceback), "seconds": round(time.perf_counter() - started, 1)}
-        write_json(folder.error, record)
-        return record
-
-
-def _render_run_reports(harness: Harness, config: RunConfig, root: Path) -> None:
-    """Each strategy's own run report, as ``harness run`` leaves one; a rendering bug loses no results."""
-    from harness.loop.reporting import render_reports
-
-    if config.reporters == []:
-        return
-    try:
-        render_reports(harness, root)  # the strategy's config snapshot says which reporters, with options
-    except Exception:  # noqa: BLE001 - the verdict is on disk; the report can be re-rendered later
-        log.warning("%s: rendering the run report failed", root, exc_info=True)
-
-
 # ---------------------------------------------------------------------- executors
 
 
-def run_local(jobs: list[dict[str, Any]], base_job: dict[str, Any] | None, **_: Any) -> list[dict[str, Any]]:
+def run_local(jobs: list[StrategyJob], base_job: StrategyJob | None, compare_dir: Path,
+              **_: Any) -> list[dict[str, Any]]:
     """One strategy after another, in this process."""
     if base_job is not None:
-        evaluate_base(**base_job)
+        evaluate_base(base_job, str(compare_dir))
     results = []
     for job in jobs:
-        print(f"\n=== strategy {job['name']} ===", flush=True)
-        results.append(run_strategy(**job))
+        print(f"\n=== strategy {job.name} ===", flush=True)
+        results.append(run_strategy(job, str(compare_dir)))
     return results
 
 
@@ -300,16 +227,13 @@ def run_comparison(spec: CompareSpec, compare_dir: Path, *, executor: str = "loc
     for name in names:
         if name not in pending:
             print(f"strategy {name}: finished on disk (verdict.json); skipped", flush=True)
-    jobs = [dict(name=n, config_data=spec.data[n], base_dir=str(spec.base_dir), compare_dir=str(compare_dir),
-                 harness_factory=factory, progress=progress) for n in pending]
-    base_job = None
-    if pending and not RunFolder(compare_dir).base_eval.is_file():
-        first = pending[0]
-        base_job = dict(config_data=spec.data[first], base_dir=str(spec.base_dir), compare_dir=str(compare_dir),
-                        harness_factory=factory)
+    jobs = [StrategyJob(name=n, config_data=spec.data[n], base_dir=str(spec.base_dir), harness_factory=factory,
+                        progress=progress) for n in pending]
+    # The base is evaluated once, first, with any strategy's config: they all share base model and benchmarks.
+    base_job = jobs[0] if jobs and not RunFolder(compare_dir).base_eval.is_file() else None
     started = time.perf_counter()
     if jobs:
-        EXECUTORS[executor](jobs, base_job, settings=spec.ray)
+        EXECUTORS[executor](jobs, base_job, compare_dir, settings=spec.ray)
     summary = summarise(spec, compare_dir, executor=executor, seconds=time.perf_counter() - started)
     write_json(compare_dir / "compare.json", summary)
     return summary
