@@ -69,7 +69,7 @@ def matmul_flops(run) -> int:
 
 def minimum_flops(model, pairs: list, max_length: int) -> int:
     """Each distinct context token and trie node once through the decoder; each node once through the head."""
-    from harness.evaluation.prefix import _group_by_context, _Row
+    from harness.evaluation.prefix_plan import Row, group_by_context
 
     config = model.config
     head = 2 * config.vocab_size * config.hidden_size
@@ -77,8 +77,8 @@ def minimum_flops(model, pairs: list, max_length: int) -> int:
                       if hasattr(m, "weight") and m.weight is not None and m.weight.dim() == 2
                       and not name.endswith("embed_tokens"))
     context_tokens = nodes = 0
-    for ctx in _group_by_context(pairs, max_length):
-        row = _Row(0, ctx.tokens[-1])
+    for ctx in group_by_context(pairs, max_length):
+        row = Row(0, ctx.tokens[-1])
         for request in ctx.requests:
             row.add(request, list(pairs[request][1]))
         context_tokens += ctx.prefix_length

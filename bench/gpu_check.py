@@ -78,7 +78,7 @@ def synthetic_examples(n: int, words: int) -> list:
     """``n`` conversations whose long answers are cut at sequence_len, so every row has the same length."""
     import random
 
-    from harness.api import Example, Message
+    from harness import Example, Message
 
     rng = random.Random(0)
     return [Example(messages=(Message("user", f"Briefing {i}: what does the crew do?"),
@@ -137,7 +137,7 @@ def train(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoConfig
 
-    from harness.api import TrainRequest
+    from harness import TrainRequest
     from harness.config import RunConfig
     from harness.models.loading import local_folder, resolve_model
     from harness.plugins import load_harness

@@ -56,7 +56,7 @@ if __name__ == "__main__" and sys.argv[1:3] == ["--recipe", "b"]:
 import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
-from harness.api import Example, Message, TrainRequest  # noqa: E402
+from harness import Example, Message, TrainRequest
 from harness.config import RunConfig  # noqa: E402
 from harness.data.tokenize import encode  # noqa: E402
 

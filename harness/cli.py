@@ -16,7 +16,7 @@ import sys
 import warnings
 
 from harness import __version__
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.cpu_threads import import_torch_with_spinning_threads
 
 # Commands that run a model, whose torch threads spin between operators on a CPU (cpu_threads.py).

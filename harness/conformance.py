@@ -1,6 +1,6 @@
 """Whether a registered component implements the plugin surface it claims, checked when it loads.
 
-A component class must override every method its base class in ``harness.api`` leaves
+A component class must override every method its base class in ``harness.components`` leaves
 abstract (a body that only raises ``NotImplementedError``), and each override must
 accept the keyword arguments harness calls it with. A plugin written to an earlier
 surface (a benchmark without ``item_ids()``, or ``evaluate(model, *, limit, seed,

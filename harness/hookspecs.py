@@ -15,21 +15,9 @@ from typing import TYPE_CHECKING, Callable
 
 import pluggy
 
-if TYPE_CHECKING:  # records only; no runtime import cycle
-    from harness.api import (
-        Benchmark,
-        DecisionContext,
-        EvaluationRecord,
-        Formatter,
-        Mixer,
-        NextRound,
-        Policy,
-        Reporter,
-        RoundPlan,
-        Tracker,
-        Trainer,
-        TrainingRecord,
-    )
+if TYPE_CHECKING:  # annotations only
+    from harness.components import Benchmark, DecisionContext, Formatter, Mixer, Policy, Reporter, Tracker, Trainer
+    from harness.records import EvaluationRecord, NextRound, RoundPlan, TrainingRecord
 
 PROJECT = "harness"
 

@@ -7,7 +7,6 @@ plugin can be blocked with ``--disable NAME`` or ``HARNESS_DISABLE_PLUGINS=a,b``
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -17,17 +16,9 @@ from typing import Iterable
 import pluggy
 
 from harness import conformance, hookspecs
-from harness.api import (
-    Benchmark,
-    Component,
-    Formatter,
-    Mixer,
-    Policy,
-    Reporter,
-    Tracker,
-    Trainer,
-    UsageError,
-)
+from harness.naming import unknown_name_message
+from harness.components import PLUGIN_SURFACE_VERSION, Benchmark, Component, Formatter, Mixer, Policy, Reporter, Tracker, Trainer
+from harness.errors import UsageError
 
 DISABLE_ENV = "HARNESS_DISABLE_PLUGINS"
 
@@ -41,19 +32,6 @@ KINDS: dict[str, tuple[type[Component], str]] = {
     "policy": (Policy, "harness_register_policies"),
     "tracker": (Tracker, "harness_register_trackers"),
 }
-
-
-def closest(name: str, known: Iterable[str]) -> str | None:
-    """The known name nearest to a misspelt one, if any is close enough."""
-    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
-    known = sorted(known)
-    hint = closest(name, known)
-    message = f"unknown {kind} {name!r}; known {kind} names: {', '.join(known) or '(none)'}"
-    return message + (f". Did you mean {hint!r}?" if hint else "")
 
 
 @dataclass
@@ -71,7 +49,7 @@ class Catalog:
         if not (isinstance(component, type) and issubclass(component, base)):
             raise UsageError(
                 f"plugin {plugin!r} registered {component!r} as a {self.kind}, "
-                f"but it is not a subclass of harness.api.{base.__name__}"
+                f"but it is not a subclass of harness.{base.__name__}"
             )
         for name in (component.name, *component.aliases):
             taken_by = self.owners.get(name) or self.owners.get(self.aliases.get(name, ""))
@@ -83,8 +61,8 @@ class Catalog:
         lacking = conformance.problems(component, base)
         if lacking:
             # Refused, not fatal: one outdated plugin must not stop every command.
-            why = (f"plugin {plugin!r}: {self.kind} {component.name!r} does not fit harness.api.{base.__name__} "
-                   f"and is not loaded: {'; '.join(lacking)}")
+            why = (f"plugin {plugin!r}: {self.kind} {component.name!r} does not fit harness.{base.__name__} "
+                   f"(plugin surface v{PLUGIN_SURFACE_VERSION}) and is not loaded: {'; '.join(lacking)}")
             self.refused[component.name] = why
             print(f"warning: {why}", file=sys.stderr)
             return

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.evaluation.gate import EXIT_CODES, judge, read_verdict
 from harness.model_card import CARD_NAME, chosen_weights, model_card
 
@@ -64,7 +64,7 @@ def publish(run_dir: Path, repo: str, *, private: bool = False, status: str = "p
     """Upload the release files to the Hub repository ``repo``; returns its URL."""
     from huggingface_hub import HfApi
 
-    from harness.api import hub_offline
+    from harness.helpers import hub_offline
 
     if hub_offline():
         raise UsageError(f"cannot publish to {repo}: the Hub is switched off here (HF_HUB_OFFLINE); "

@@ -98,9 +98,9 @@ def check_trainer(trainer_cls: Any, model_dir: Path, work_dir: Path, **settings:
 
     A third-party trainer passes this on CPU in seconds: it trains, writes the
     weights it names (a PEFT adapter or a model folder), and returns a complete
-    :class:`harness.api.TrainingRecord`. Returns the record for further checks.
+    :class:`harness.TrainingRecord`. Returns the record for further checks.
     """
-    from harness.api import Example, Message, TrainingRecord, TrainRequest
+    from harness.records import Example, Message, TrainingRecord, TrainRequest
     from harness.config import RunConfig
 
     config = RunConfig(**{"base_model": str(model_dir), "micro_batch_size": 4, "gradient_accumulation_steps": 1,
@@ -142,7 +142,7 @@ def check_benchmark(benchmark: Any, model: Any, *, limit: int = 6) -> Any:
     assert [(i.item_id, i.score) for i in first.items] == [(i.item_id, i.score) for i in second.items], (
         f"{benchmark.name} is not deterministic: same model, items and seed gave different scores")
     assert benchmark.definition_fingerprint(), f"{benchmark.name} needs a definition fingerprint for the cache"
-    from harness.api import ItemDetail
+    from harness.records import ItemDetail
 
     details = benchmark.item_details(asked)
     assert set(details) <= set(asked), f"{benchmark.name}.item_details described items it was not asked about"

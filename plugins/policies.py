@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.api import Action, ComponentOptions, DecisionContext, NextRound, Policy, bisect_scale, choose_scale
+from harness import Action, ComponentOptions, DecisionContext, NextRound, Policy
+from harness.helpers import bisect_scale, choose_scale
 from harness.hookspecs import hookimpl
 
 

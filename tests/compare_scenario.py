@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.api import ComponentOptions, Trainer
+from harness import ComponentOptions, Trainer
 from harness.hookspecs import hookimpl
 from harness.plugins import Harness, load_harness
 from scenario import DamageTrainer, ScenarioPlugin

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.api import Benchmark, BenchmarkResult, ItemDetail, ItemScore, Trainer, TrainingRecord
+from harness import Benchmark, BenchmarkResult, ItemDetail, ItemScore, Trainer, TrainingRecord
 from harness.hookspecs import hookimpl
 from harness.plugins import load_harness
 from harness.testing import chat_records, write_jsonl

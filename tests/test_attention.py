@@ -74,7 +74,7 @@ def test_bf16_lora_training_on_a_cpu_trains_with_it_and_ships_sdpa(tiny_model_di
     from transformers import AutoConfig
     from transformers.integrations import sdpa_attention
 
-    from harness.api import TrainRequest
+    from harness import TrainRequest
     from harness_plugins.trainers.lora import LoraTrainer
     from train_helpers import examples
 

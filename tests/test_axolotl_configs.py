@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.config import RunConfig, parse_config
+from harness.config import RunConfig
+from harness.resolve.config_file import parse_config
 from harness.plugins import load_harness
 from harness.testing import chat_records, write_jsonl
 
@@ -47,6 +48,7 @@ def _parse(path: Path) -> RunConfig:
     return parse_config(yaml.safe_load(path.read_text()), load_harness(), str(path), path.parent)
 
 
+@pytest.mark.slow
 def test_an_axolotl_lora_config_validates_with_one_note_per_ignored_key(tmp_path, capsys):
     path = _axolotl_lora(tmp_path, xformers_attention=True, torch_compile=False)
     assert main(["validate", str(path)]) == 0
@@ -203,7 +205,7 @@ def test_lora_model_dir_trains_on_from_an_existing_adapter(tiny_model_dir, tmp_p
 
 
 def test_chat_template_dataset_keys_read_sharegpt_style_turns(tiny_model_dir, tmp_path, capsys):
-    from harness.loop.runner import prepare_data
+    from harness.resolve.run_data import prepare_data
 
     records = [{"conversations": [{"from": "human", "value": f"Where is hydrant {i}?"},
                                   {"from": "gpt", "value": f"Hydrant {i} is at the north gate."}]} for i in range(10)]
@@ -276,7 +278,7 @@ def test_a_hub_model_offline_is_named_at_validation_and_stops_the_run_before_any
 
 def test_set_changes_a_key_and_strict_limits_it_to_keys_the_file_sets(tmp_path, capsys):
     """Axolotl's strict: with true, a command-line setting may change only a key the file has."""
-    from harness.config import load_config, parse_overrides
+    from harness.resolve.config_file import load_config, parse_overrides
 
     assert parse_overrides(["learning_rate=1e-4", "forgetting.threshold=0.03", "lora_target_modules=[q_proj]"]) == {
         "learning_rate": 1e-4, "forgetting": {"threshold": 0.03}, "lora_target_modules": ["q_proj"]}
@@ -317,7 +319,7 @@ def test_input_output_segments_train_only_the_labelled_text_as_written(tiny_mode
     """Axolotl's template-free format: no chat template, no added token, loss on label: true segments."""
     from transformers import AutoTokenizer
 
-    from harness.api import FormatError
+    from harness import FormatError
     from harness.data.examples import load_examples
     from harness.data.tokenize import IGNORE_INDEX, encode
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.api import Benchmark, BenchmarkResult, ItemDetail, ItemScore
+from harness import Benchmark, BenchmarkResult, ItemDetail, ItemScore
 from harness.evaluation import breakdown, stats
 
 

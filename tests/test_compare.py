@@ -24,6 +24,7 @@ def _table_text(summary: dict) -> list[list[str]]:
     return [header, *rows]
 
 
+@pytest.mark.slow
 def test_three_strategies_locally(compare_config, tmp_path):
     spec = load_compare(compare_config(STRATEGIES), make_harness())
     summary = run_comparison(spec, tmp_path / "cmp", harness_factory=make_harness, progress=False)
@@ -58,6 +59,7 @@ def test_three_strategies_locally(compare_config, tmp_path):
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["schema"] == "harness.strategies.runner/1"
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_table(compare_config, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     spec = load_compare(compare_config(STRATEGIES), make_harness())

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from compare_scenario import STRATEGIES, compare_config, make_harness  # noqa: F401  (fixture)
-from harness.api import UsageError
+from harness import UsageError
 from harness.loop.rundir import RunFolder
 from harness.strategies.comparison import load_compare, run_comparison
 from harness.strategies.gather import pack, unpack

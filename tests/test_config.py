@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ConfigError, load_config, parse_config
+from harness.config_issues import ConfigError
+from harness.resolve.config_file import load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CONFIG = ROOT / "configs" / "firefighter_lora_7b.yml"
@@ -29,6 +30,7 @@ def test_seed_config_validates_unchanged(harness_app):
     assert config.special_tokens == {"pad_token": "<|end_of_text|>"}
 
 
+@pytest.mark.slow
 def test_validate_cli_prints_ok_and_components():
     result = _validate(SEED_CONFIG)
     assert result.returncode == 0, result.stderr
@@ -70,6 +72,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path, harness_app):
         load_config(path, harness_app)
 
 
+@pytest.mark.slow
 def test_validation_loads_no_model(tmp_path):
     # A base model that cannot exist must not matter to validation.
     path = tmp_path / "ok.yml"

@@ -42,6 +42,7 @@ def _probe(mode: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @needs_cpu_machine
 def test_the_threads_spin_in_this_process_and_no_child_inherits_the_setting():
     spinning, plain = _probe("spin"), _probe("plain")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.api import Example, FormatError, Message
+from harness import Example, FormatError, Message
 
 MULTI_TURN = {
     "messages": [

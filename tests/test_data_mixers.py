@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.api import DataSource, Example, Message, MixContext, UsageError
+from harness import DataSource, Example, Message, MixContext, UsageError
 from harness.data.sources import PROMPT_SETS
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.api import UsageError
+from harness import UsageError
 from harness.data.examples import DataValidationError, load_examples, split_items, validation_split
 from harness.data.lengths import check_lengths, histogram
 from harness.data.sources import load_prompt_set, load_source, parse_hub_path, read_hub_records

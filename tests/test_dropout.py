@@ -146,7 +146,7 @@ def test_under_autocast_adapter_inputs_skip_the_fp32_copy_with_bit_identical_tra
 def test_an_evaluation_callback_during_bf16_training_runs_the_model_outside_autocast(tiny_model_dir, tmp_path):
     """Training runs with the up-cast off; the loop's evaluation hook scores the model without autocast,
     so the cast must be back on while it runs."""
-    from harness.api import TrainRequest
+    from harness import TrainRequest
     from harness_plugins.trainers.lora import LoraTrainer
     from train_helpers import examples
 

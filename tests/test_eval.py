@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.api import LoadedModel, UsageError
+from harness import LoadedModel, UsageError
 from harness.cli import main
 from harness.evaluation.scoring import ResultCache, evaluate, instantiate, load_eval_model, merge_adapter, sample_item_ids
 from harness.hookspecs import hookimpl
@@ -218,7 +218,7 @@ def test_domain_loss_is_lower_is_better(tiny, tmp_path, chat_file):
 
 def train_on_facts(model_dir: Path, questions: Path, target: Path) -> Path:
     """Full fine-tune of the tiny model on the facts, so it has something to forget."""
-    from harness.api import Example, Message
+    from harness import Example, Message
     from harness.data.tokenize import IGNORE_INDEX, encode
 
     loaded = load_model(str(model_dir), dtype="float32")
@@ -269,6 +269,7 @@ def facts_plugin(questions):
     return Plugin()
 
 
+@pytest.mark.slow
 def test_compare_models_passes_against_itself_and_fails_against_a_damaged_copy(
     tiny_model_dir, questions, facts_plugin, tmp_path, monkeypatch, capsys
 ):

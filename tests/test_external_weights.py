@@ -46,6 +46,7 @@ def _flags(tasks: Path) -> list[str]:
             "--max-items", "40", "--dtype", "float32"]
 
 
+@pytest.mark.slow
 def test_compare_models_writes_a_run_folder_the_gate_and_reports_read(tiny_model_dir, peft_adapter, tasks, tmp_path,
                                                                       monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
@@ -77,6 +78,7 @@ def test_compare_models_writes_a_run_folder_the_gate_and_reports_read(tiny_model
         assert saved[name]["relative"] == pytest.approx(comparison["relative"], nan_ok=True)
 
 
+@pytest.mark.slow
 def test_a_run_config_with_external_weights_reads_no_data_and_judges_one_round(tiny_model_dir, tasks, tmp_path,
                                                                               monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from harness.api import UsageError
+from harness import UsageError
 from harness.cli import main
 from harness.evaluation.scoring import evaluate, instantiate
 from harness.models.gguf_export import export_gguf, interleave_rotary_rows, llama3_rope_divisors
@@ -34,6 +34,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))  # GGUF files convert into the cache
 
 
+@pytest.mark.slow
 def test_a_float32_export_scores_every_item_exactly_as_the_model_did(tiny_model_dir, tmp_path, cache, harness_app):
     written = export_gguf(tiny_model_dir, tmp_path / "tiny.gguf", "f32")
     assert written.architecture == "llama" and written.path.stat().st_size == written.bytes
@@ -49,6 +50,7 @@ def test_a_float32_export_scores_every_item_exactly_as_the_model_did(tiny_model_
                                                                     original.tokenizer.eos_token)
 
 
+@pytest.mark.slow
 def test_q8_0_halves_the_f16_file_and_stays_close(tiny_model_dir, tmp_path, cache):
     from gguf import GGMLQuantizationType, GGUFReader
 
@@ -65,6 +67,7 @@ def test_q8_0_halves_the_f16_file_and_stays_close(tiny_model_dir, tmp_path, cach
     assert (original - back).abs().max() < 0.05 * original.abs().max()
 
 
+@pytest.mark.slow
 def test_tied_embeddings_and_qwen2_biases_round_trip(tmp_path, cache):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -141,6 +144,7 @@ def test_what_it_cannot_write_is_refused_naming_the_converter_that_can(tiny_mode
         export_gguf(tiny_model_dir, tmp_path / "t.gguf", "q4_k")
 
 
+@pytest.mark.slow
 def test_the_command_merges_an_adapter_first(tiny_model_dir, tmp_path, cache, capsys):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -8,10 +8,10 @@ import pytest
 import torch
 import yaml
 
-from harness.api import Benchmark, BenchmarkResult, EvaluationRecord, ItemScore, Trainer, TrainingRecord
+from harness import Benchmark, BenchmarkResult, EvaluationRecord, ItemScore, Trainer, TrainingRecord
 from harness.evaluation.scoring import Scorer, take_items
 from harness.hookspecs import hookimpl
-from harness.loop import runner as loop
+from harness.loop import rounds as loop
 from harness.loop.interpolation import bisect_scale, choose_scale
 from harness.models.interpolation import Interpolation, is_scalable_adapter
 from harness.models.loading import load_model
@@ -56,8 +56,9 @@ def _outcomes(model, benchmark) -> list[tuple[str, float]]:
     return [(i.item_id, i.score) for i in Scorer(model, batch_size=8, cache=False).score(benchmark, ids).items]
 
 
+@pytest.mark.slow
 def test_adapter_scale_0_is_the_base_and_1_the_fine_tune_item_by_item(base, tiny_lora, tmp_path, harness_app):
-    from harness.evaluation.scoring import merge_adapter
+    from harness.models.adapters import merge_adapter
 
     assert is_scalable_adapter(tiny_lora)
     path = Interpolation(base, tiny_lora, True, load_tuned=lambda: pytest.fail("a plain adapter needs no full load"))
@@ -72,7 +73,7 @@ def test_adapter_scale_0_is_the_base_and_1_the_fine_tune_item_by_item(base, tiny
 
 
 def test_adapter_path_is_linear_in_the_update_not_in_a_and_b(base, tiny_lora, tmp_path):
-    from harness.evaluation.scoring import merge_adapter
+    from harness.models.adapters import merge_adapter
 
     tuned = _tensors(merge_adapter(base, tiny_lora).model)
     start = _tensors(base.model)
@@ -83,11 +84,12 @@ def test_adapter_path_is_linear_in_the_update_not_in_a_and_b(base, tiny_lora, tm
         torch.testing.assert_close(half[key], start[key] + 0.5 * (tuned[key] - start[key]), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_saved_adapter_loads_in_plain_peft_and_scores_the_same(base, tiny_lora, tiny_model_dir, tmp_path, harness_app):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from harness.api import LoadedModel
+    from harness import LoadedModel
 
     path = Interpolation(base, tiny_lora, True, load_tuned=None)
     saved = path.save(0.4, tmp_path / "weights")
@@ -290,6 +292,7 @@ def test_interpolate_policy_finds_the_boundary_and_ships_the_weights_without_ret
     assert "Interpolation toward the base" in html and f"s={second['scale']:g}" in html
 
 
+@pytest.mark.slow
 def test_resume_after_the_search_does_not_retrain_or_search_again(marker, tmp_path):
     config, harness = marker({"name": "interpolate", "steps": 3})
     verdict = loop.run(config, harness, tmp_path / "run", progress=False)
@@ -298,6 +301,7 @@ def test_resume_after_the_search_does_not_retrain_or_search_again(marker, tmp_pa
     assert again["chosen_round"] == verdict["chosen_round"] == 2
 
 
+@pytest.mark.slow
 def test_sequential_probes_pass_only_when_decided(marker, tmp_path):
     config, harness = marker({"name": "interpolate", "steps": 4},
                              forgetting={"threshold": 5.0, "policy": "sequential"})
@@ -327,7 +331,8 @@ def test_no_passing_scale_hands_over_to_the_schedule(marker, tmp_path):
     ({"name": "interpolate", "choose": "smallest"}, "mitigation.policy.choose"),
 ])
 def test_bad_interpolate_settings_exit_2_naming_the_key(marker, policy, key):
-    from harness.config import ConfigError, load_config
+    from harness.config_issues import ConfigError
+    from harness.resolve.config_file import load_config
 
     config, harness = marker(policy)
     with pytest.raises(ConfigError) as error:
@@ -339,6 +344,7 @@ def make_marker_harness():
     return load_harness(extra_plugins=[MarkerPlugin()])
 
 
+@pytest.mark.slow
 def test_interpolate_is_a_strategy_in_compare_beside_no_mitigation(marker, tmp_path):
     from harness.strategies.comparison import load_compare, run_comparison
     from harness_plugins.reports.strategies import render_markdown
@@ -361,6 +367,7 @@ def test_interpolate_is_a_strategy_in_compare_beside_no_mitigation(marker, tmp_p
     assert f"s={interpolated['scale']:g}" in render_markdown(summary)
 
 
+@pytest.mark.slow
 def test_base_assisted_probes_are_steered_by_the_probe_before(marker, tmp_path):
     config, harness = marker({"name": "interpolate", "steps": 4},
                              forgetting={"threshold": 5.0, "policy": "sequential"})

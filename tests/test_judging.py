@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.api import Benchmark, BenchmarkResult, ItemScore, LoadedModel
+from harness import Benchmark, BenchmarkResult, ItemScore, LoadedModel
 from harness.evaluation.scoring import Scorer
 from harness.evaluation.judging import JudgeSettings, judge
 

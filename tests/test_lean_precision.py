@@ -52,6 +52,7 @@ def test_over_float32_parameters_it_is_torch_adamw():
     assert torch.allclose(ours.weight, theirs.weight, atol=1e-6) and torch.allclose(ours.bias, theirs.bias, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_bf16_weights_track_float32_training_where_plain_bf16_adamw_stalls():
     """Regression at a fine-tuning learning rate: updates far below bf16's resolution."""
     torch.manual_seed(0)
@@ -93,6 +94,7 @@ def test_its_moments_are_float32_over_bf16_weights():
     assert state["exp_avg"].dtype == state["exp_avg_sq"].dtype == torch.float32
 
 
+@pytest.mark.slow
 def test_full_fine_tuning_with_bf16_master_weights(harness_app, tiny_model_dir, tmp_path):
     settings = dict(learning_rate=1e-3, max_steps=6, bf16=True)
     wide = check_trainer(harness_app.trainer("full"), tiny_model_dir, tmp_path / "fp32", **settings)
@@ -117,7 +119,7 @@ def test_its_settings_are_checked(tiny_model_dir):
 
 
 def test_axolotls_bfloat16_key_means_bf16_master_weights(harness_app, tmp_path):
-    from harness.config import parse_config
+    from harness.resolve.config_file import parse_config
 
     config = parse_config({"base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "bfloat16": True,
                            "datasets": [{"path": "train.jsonl"}]}, harness_app, base_dir=tmp_path)

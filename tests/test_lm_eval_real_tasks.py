@@ -67,6 +67,7 @@ def _eval(model: Path, folder: Path, out: Path, *flags: str) -> dict:
     return {r["benchmark"]: r for r in json.loads(out.read_text())["results"]}
 
 
+@pytest.mark.slow
 def test_every_output_type_scores_per_item_through_harness_eval(tiny_long_context, local_tasks, tmp_path, caplog):
     tasks = ["mmlu_anatomy", "mmlu_astronomy", "commonsense_qa", BBH_BOOLEAN, "gsm8k", "wikitext", "truthfulqa_gen"]
     with caplog.at_level(logging.WARNING):
@@ -108,6 +109,7 @@ def _ifeval_ready() -> str:
     return ""
 
 
+@pytest.mark.slow
 def test_ifeval_scores_prompt_level_strict_accuracy(tiny_long_context, local_tasks, tmp_path):
     if reason := _ifeval_ready():
         pytest.skip(reason)
@@ -194,6 +196,7 @@ def _loop_config(tmp_path: Path, model: Path, benchmarks: dict) -> Path:
 STATUSES = {"pass", "fail", "undecided", "uninformative"}
 
 
+@pytest.mark.slow
 def test_a_loop_round_judges_every_output_type(tiny_long_context, local_tasks, tmp_path):
     general = [{"name": "lm_eval", "task": "mmlu_anatomy"}, {"name": "lm_eval", "task": BBH_ARITHMETIC},
                {"name": "lm_eval", "task": "gsm8k", "filter": "flexible-extract"},

@@ -131,6 +131,7 @@ def _assert_swapped(task, name: str) -> None:
         assert task.fewshot_context(doc, shots) == reference.fewshot_context(doc, shots)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in LOCAL_DOCS if n not in ("hellaswag", "ifeval")])
 def test_swapped_task_reads_exactly_the_written_docs_and_keeps_its_definition(local_tasks, name):
     task = _load(local_tasks, name)
@@ -268,6 +269,7 @@ def test_overriding_some_leaves_leaves_the_groups_tags_whole(local_tasks):
     assert "mmlu_anatomy" in stem and "mmlu_high_school_physics" in stem and len(stem) == 19
 
 
+@pytest.mark.slow
 def test_general_suite_loads_offline(tmp_path):
     """lm-eval's mmlu and bbh groups and commonsense_qa, every leaf from local files."""
     from lm_eval.tasks import TaskManager

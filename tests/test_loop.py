@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from harness.loop import runner as loop
+from harness.loop import rounds as loop
 from scenario import N_ITEMS, DamageBenchmark, DamageTrainer, scenario  # noqa: F401  (fixture)
 
 
@@ -51,6 +51,7 @@ def test_no_pass_picks_least_forgetting(scenario, tmp_path):
     assert verdict["chosen_round"] == 3 and "forgot least" in verdict["reason"]
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_does_not_redo_finished_rounds(scenario, tmp_path):
     config, harness = scenario("schedule")
     run_dir = tmp_path / "run"
@@ -85,6 +86,7 @@ def _gate(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_gate_exit_codes(scenario, tmp_path):
     config, harness = scenario("schedule")
     loop.run(config, harness, tmp_path / "run", progress=False)
@@ -121,7 +123,7 @@ def test_general_kl_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from harness.loop.early_warning import GeneralDrift
-    from harness.api import Example, Message
+    from harness import Example, Message
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -144,7 +146,7 @@ def test_general_kl_is_zero_for_the_base_and_grows_with_damage(tiny_model_dir):
 
 
 def test_drift_sample_never_uses_training_examples():
-    from harness.api import Example, Message
+    from harness import Example, Message
     from harness.loop.early_warning import drift_sample
 
     pool = [Example(messages=(Message("user", f"q{i}"), Message("assistant", f"a{i}"))) for i in range(20)]
@@ -153,6 +155,7 @@ def test_drift_sample_never_uses_training_examples():
     assert sorted(e.messages[0].content for e in sample) == ["q16", "q17", "q18", "q19"]
 
 
+@pytest.mark.slow
 def test_sequential_loop_decides_each_round_and_treats_undecided_as_not_passed(scenario, tmp_path, monkeypatch):
     """12% forgetting is decided fail early, 7% is undecided at 400 items, 2% is decided pass
     (items read as a sample of an unlimited pool: the benchmark's own 400 would decide the 7%)."""
@@ -184,6 +187,7 @@ def test_sequential_loop_decides_each_round_and_treats_undecided_as_not_passed(s
     assert _gate(tmp_path / "run", "--max-forgetting", "0").returncode == 2
 
 
+@pytest.mark.slow
 def test_a_benchmark_scored_in_full_is_decided_exactly(scenario, tmp_path, monkeypatch):
     """population: benchmark (the default): at all 400 items the 7% round is the benchmark's exact
     forgetting, a decided fail, where the unlimited-pool reading above stays undecided."""
@@ -215,7 +219,7 @@ def test_library_output_goes_to_the_run_folders_log_not_the_console(scenario, tm
                 pass
             return super().base_results()
 
-    from harness.config import load_config
+    from harness.resolve.config_file import load_config
 
     Noisy(load_config(config, harness), harness, tmp_path / "run", progress=True).run()
     out, err = capfd.readouterr()
@@ -231,7 +235,7 @@ def test_an_undecided_round_leaning_pass_stops_instead_of_retraining(tmp_path):
     """More general data cannot settle a shortage of evidence; leaning fail (or a fail) still retrains."""
     from types import SimpleNamespace
 
-    from harness.api import Action, DecisionContext, EvaluationRecord, RoundOutcome, RoundPlan
+    from harness import Action, DecisionContext, EvaluationRecord, RoundOutcome, RoundPlan
     from harness.config import RunConfig
     from harness_plugins.policies import SchedulePolicy
 
@@ -250,6 +254,7 @@ def test_an_undecided_round_leaning_pass_stops_instead_of_retraining(tmp_path):
     assert decide(("undecided", 5.7), ("pass", -6.0)).action is Action.RETRAIN
 
 
+@pytest.mark.slow
 def test_a_run_served_from_the_cache_still_saves_the_base_results_it_used(scenario, tmp_path):
     config, harness = scenario("schedule")
     loop.run(config, harness, tmp_path / "first", progress=False)
@@ -285,6 +290,7 @@ def test_base_full_scores_the_base_once_on_every_item_and_draws_the_candidate_s(
     assert main(["validate", str(config)]) == 2
 
 
+@pytest.mark.slow
 def test_a_run_judged_with_planned_looks_still_gates_and_says_so(scenario, tmp_path):
     config, harness = scenario("schedule")
     data = yaml.safe_load(config.read_text())
@@ -296,6 +302,7 @@ def test_a_run_judged_with_planned_looks_still_gates_and_says_so(scenario, tmp_p
     assert "Pocock" in json.loads((tmp_path / "run" / "verdict.json").read_text())["judging"]["method"]
 
 
+@pytest.mark.slow
 def test_ewc_estimates_its_fisher_on_self_rehearsal_answers(tmp_path, tiny_model_dir, monkeypatch):
     """EWC with the self_rehearsal mixer (configs/ewc_demo.yml's setup): the general data EWC's Fisher
     needs are the base's own answers the mixer brings, with no general files configured."""

@@ -117,6 +117,7 @@ def _rss() -> int:
     raise RuntimeError("no RssAnon")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads RSS from /proc")
 def test_small_model_plan_matches_measured_peak_rss():
     """Within ±30% (TOLERANCE): weights, gradients and AdamW state are exact; the CPU allocator's

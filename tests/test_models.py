@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from harness.api import UsageError
+from harness import UsageError
 from harness.models.loading import (
     converted_folder,
     load_model,

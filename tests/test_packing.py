@@ -153,7 +153,7 @@ def wide_model_dir(tmp_path_factory):
 
 
 def _train(tiny_model_dir, out, **overrides):
-    from harness.api import TrainRequest
+    from harness import TrainRequest
     from harness_plugins.trainers.lora import LoraTrainer
 
     run = settings(tiny_model_dir, bf16=False, max_steps=4, **overrides)

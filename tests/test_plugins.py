@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.api import ComponentOptions, Trainer, UsageError
+from harness import ComponentOptions, Trainer, UsageError
 from harness.hookspecs import hookimpl
 from harness.plugins import Catalog, load_harness
 
@@ -73,6 +73,7 @@ def test_builtins_load_through_entry_points(harness_app):
     assert all(dists[n] == "forgetting-harness" for n in BUILTIN_ENTRY_POINTS)
 
 
+@pytest.mark.slow
 def test_third_party_package_is_listed_and_its_trainer_validates(tmp_path):
     site = _third_party_site(tmp_path)
     listing = _harness_cli("plugins", "--json", site=site)
@@ -139,7 +140,7 @@ def test_catalog_rejects_non_components():
     class NotATrainer:
         name = "x"
 
-    with pytest.raises(UsageError, match="not a subclass of harness.api.Trainer"):
+    with pytest.raises(UsageError, match="not a subclass of harness.Trainer"):
         Catalog("trainer").add(NotATrainer, "p")  # type: ignore[arg-type]
 
 
@@ -161,6 +162,7 @@ def test_component_options_reject_unknown_keys():
         Opts.model_validate({"beta": 2})
 
 
+@pytest.mark.slow
 def test_a_plugin_written_to_an_earlier_surface_is_refused_at_load_with_one_line(tmp_path):
     """A benchmark with the old evaluate(model, *, limit, seed, batch_size) and no item_ids(): listed as
     refused with the reason, every other command still runs, and naming it says why (exit 2)."""
@@ -193,4 +195,4 @@ def test_a_plugin_written_to_an_earlier_surface_is_refused_at_load_with_one_line
     config = tmp_path / "run.yml"
     config.write_text("base_model: smollm2-135m-instruct\nbenchmarks: {suite: null, general: [old_quiz]}\n")
     named = _harness_cli("validate", str(config), site=site)
-    assert named.returncode == 2 and "does not fit harness.api.Benchmark" in named.stderr
+    assert named.returncode == 2 and "does not fit harness.Benchmark" in named.stderr

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.loop import runner as loop
+from harness.loop import rounds as loop
 from harness.loop.reporting import render_reports
 from scenario import scenario  # noqa: F401  (fixture)
 
@@ -81,6 +81,7 @@ def test_hub_model_id_publishes_after_a_pass_and_an_unreachable_hub_never_fails_
     assert main(["publish", str(tmp_path / "run"), "--repo", "fire-service/procedures"]) == 2
 
 
+@pytest.mark.slow
 def test_export_gguf_of_a_run_writes_its_chosen_weights(passed_run, tmp_path, capsys):
     import torch
 

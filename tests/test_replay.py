@@ -9,16 +9,27 @@ import sys
 import pytest
 import yaml
 
-from harness.api import (Benchmark, BenchmarkResult, DataSource, EvaluationRecord, Example, ItemDetail, ItemScore,
-                         Message, MixContext, UsageError)
-from harness.config import ConfigError, parse_config
+from harness import (
+    Benchmark,
+    BenchmarkResult,
+    DataSource,
+    EvaluationRecord,
+    Example,
+    ItemDetail,
+    ItemScore,
+    Message,
+    MixContext,
+    UsageError,
+)
+from harness.config_issues import ConfigError
+from harness.resolve.config_file import parse_config
 from harness.data.decontamination import EvaluatedTexts
 from harness.data.sources import load_prompt_set
 from harness.evaluation.judging import JudgeSettings
 from harness.evaluation.stats import paired_comparison
 from harness.hookspecs import hookimpl
 from harness.loop import replay
-from harness.loop import runner as loop
+from harness.loop import rounds as loop
 from harness.plugins import load_harness
 from harness.testing import chat_records, write_jsonl
 from harness_plugins.mixers.weighted import apportion

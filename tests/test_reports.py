@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.loop import runner as loop
+from harness.loop import rounds as loop
 from harness.plugins import load_harness
 from harness.loop.reporting import render_reports
 from scenario import scenario  # noqa: F401  (fixture)
@@ -37,6 +37,7 @@ def test_every_format_renders(finished_run):
     assert "| test_general | general | 100 | 1.000 | 0.880 | -12.0% |" in markdown
 
 
+@pytest.mark.slow
 def test_html_is_self_contained(finished_run):
     run_dir, harness = finished_run
     render_reports(harness, run_dir, ["html"])
@@ -74,6 +75,7 @@ def test_results_json_matches_its_schema(finished_run):
     assert lo <= 12.0 <= hi
 
 
+@pytest.mark.slow
 def test_report_opens_in_chromium_without_errors_or_requests(finished_run):
     """A real browser: no console errors, no network requests; a screenshot is saved beside the report."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -112,6 +114,7 @@ def test_training_loss_is_drawn_as_a_moving_average_over_faint_raw_points():
     assert chart.count("<polyline") == 2 and 'stroke-opacity="0.25"' in chart
 
 
+@pytest.mark.slow
 def test_where_forgetting_happened_per_group_with_cis_paired_by_item(finished_run):
     """breakdown.json per round: each group's CI is the paired comparison of that group's saved items."""
     import yaml
@@ -156,6 +159,7 @@ def test_where_forgetting_happened_per_group_with_cis_paired_by_item(finished_ru
     assert results["rounds"][2]["breakdown"][0]["groups"][0]["above_threshold"] is False  # 2 of 20: CI reaches 0
 
 
+@pytest.mark.slow
 def test_a_run_saved_before_breakdowns_still_renders(finished_run):
     jsonschema = pytest.importorskip("jsonschema")
     run_dir, harness = finished_run

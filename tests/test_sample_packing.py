@@ -68,11 +68,12 @@ def test_each_packed_example_gets_the_logits_it_gets_alone(tiny_model_dir, atten
             start += n
 
 
+@pytest.mark.slow
 def test_sample_packing_trains_on_packed_rows_and_pad_to_sequence_len_fixes_the_width(tmp_path, tiny_model_dir):
     """The honoured keys change what the engine does: fewer, fuller rows; every batch sequence_len wide."""
     from transformers import TrainerCallback
 
-    from harness.api import TrainRequest
+    from harness import TrainRequest
     from harness.training import EngineOptions, attach_lora, load_for_training, run_training
     from train_helpers import examples, settings
 

@@ -172,6 +172,7 @@ def test_without_replacement_the_sequence_closes_on_the_benchmark_s_own_value():
 # --------------------------------------------------------------------- base-assisted sampling
 
 
+@pytest.mark.slow
 def test_base_assisted_draws_save_candidate_items_on_a_large_benchmark_and_stay_right():
     """Benchmark of 5000 items, budget 383 then 800: draws by the base's margins against plain
     without-replacement sampling, on the same benchmarks (bench has more scenarios)."""
@@ -187,7 +188,7 @@ def test_base_assisted_draws_save_candidate_items_on_a_large_benchmark_and_stay_
 
 
 def test_draw_probabilities_follow_the_margins_and_bound_every_weight():
-    from harness.api import ItemScore
+    from harness import ItemScore
     from harness.evaluation import assisted
 
     items = [ItemScore(str(i), 1.0, 0.25, margin) for i, margin in enumerate([0.01, 0.5, 3.0, None])]
@@ -201,7 +202,7 @@ def test_draw_probabilities_follow_the_margins_and_bound_every_weight():
 def test_an_earlier_candidate_s_flips_steer_the_draws():
     import numpy as np
 
-    from harness.api import ItemScore
+    from harness import ItemScore
     from harness.evaluation import assisted
 
     base = [ItemScore(str(i), 1.0, None, 1.0) for i in range(4)]  # equal margins
@@ -215,6 +216,7 @@ def test_an_earlier_candidate_s_flips_steer_the_draws():
     assert assisted.earlier_changes(base, None) is None
 
 
+@pytest.mark.slow
 def test_earlier_probes_save_items_and_keep_the_error_bound():
     """Two interpolation probes (the later keeps about half the earlier's flips; 0.5% of items flip anew,
     as measured between real probes): judged with the earlier's flips, the later decides with fewer

@@ -201,6 +201,7 @@ def test_fsdp_without_a_launcher_stops_the_run_at_its_start(tmp_path, tiny_model
     assert not (tmp_path / "out-alone").exists()  # stopped before any data or weights loaded
 
 
+@pytest.mark.slow
 def test_a_loop_round_trains_sharded_with_the_early_warning_off(tmp_path, tiny_model_dir):
     """harness run under a launch of two with fsdp on the CPU: the early-warning check (one rank scoring
     alone) is turned off with a note, and the round trains, evaluates and writes its verdict."""

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.api import BenchmarkResult, ItemScore, UsageError
+from harness import BenchmarkResult, ItemScore, UsageError
 from harness.evaluation.stats import Comparison, Interval, exact_mcnemar, paired_comparison, forgetting_verdict, gain_verdict, mean_interval
 
 

@@ -3,7 +3,7 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from harness.api import Example, Message
+from harness import Example, Message
 from harness.data.tokenize import IGNORE_INDEX, encode
 
 

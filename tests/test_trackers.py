@@ -16,7 +16,7 @@ import yaml
 
 from harness.cli import main
 from harness.commands.run import finish
-from harness.loop import runner as loop
+from harness.loop import rounds as loop
 from scenario import scenario  # noqa: F401  (fixture)
 
 
@@ -60,6 +60,7 @@ def _tracked_run(scenario, tmp_path, trackers):
     return finish(harness, tmp_path / "run", verdict), tmp_path / "run"
 
 
+@pytest.mark.slow
 def test_a_finished_run_reaches_an_mlflow_server_and_tensorboard(scenario, tmp_path, mlflow_server, capsys):
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -86,6 +87,7 @@ def test_a_finished_run_reaches_an_mlflow_server_and_tensorboard(scenario, tmp_p
     assert [round(e.value, 4) for e in events.Scalars("test_general/forgetting_pct")] == [12.0, 7.0, 2.0]
 
 
+@pytest.mark.slow
 def test_an_unreachable_tracker_is_a_warning_and_the_run_stands(scenario, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
@@ -114,7 +116,7 @@ def test_tracker_names_are_checked_at_validation_and_axolotl_keys_map_onto_them(
         data.update(mlflow_tracking_uri="http://127.0.0.1:5000", mlflow_experiment_name="fire", use_tensorboard=True,
                     wandb_project="fire", wandb_entity="hfs", wandb_mode="offline", wandb_watch="gradients")
         config.write_text(yaml.safe_dump(data))
-        from harness.config import load_config
+        from harness.resolve.config_file import load_config
 
         parsed = load_config(config, validate.load_harness())
         assert [(t.name, t.options) for t in parsed.trackers] == [
@@ -145,6 +147,7 @@ def _wandb_records(path: Path):
             pending += chunk
 
 
+@pytest.mark.slow
 def test_wandb_offline_run_files_hold_the_run(scenario, tmp_path, monkeypatch):
     import json
 

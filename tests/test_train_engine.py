@@ -175,7 +175,7 @@ def test_group_by_length_chooses_the_batch_order(tmp_path, tiny_model_dir, group
     """Axolotl's group_by_length: batches of similar length by default here; false is a plain shuffle."""
     from transformers import TrainerCallback
 
-    from harness.api import TrainRequest
+    from harness import TrainRequest
     from harness.training import EngineOptions, attach_lora, load_for_training, run_training
     from train_helpers import examples, settings
 

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from harness.api import TrainRequest
+from harness import TrainRequest
 from harness.training import EngineOptions, TrainingStopped, attach_lora, load_for_training, run_training
 from harness.training.checkpoints import MARKER, STAGING, complete_checkpoints
 from train_helpers import examples, settings
@@ -45,6 +45,7 @@ def _weights(folder):
     return load_file(str(folder / "adapter_model.safetensors"))
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, tiny_model_dir):
     straight = _run(tmp_path, tiny_model_dir, "straight")
     with pytest.raises(Crash):
@@ -67,6 +68,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, tiny_model_dir):
     assert steps == list(range(1, 9))
 
 
+@pytest.mark.slow
 def test_non_finite_losses_stop_the_run_and_keep_the_last_good_checkpoint(tmp_path, tiny_model_dir):
     calls = {"n": 0}
 
@@ -90,6 +92,7 @@ def test_non_finite_losses_stop_the_run_and_keep_the_last_good_checkpoint(tmp_pa
     assert not (tmp_path / "nan" / "adapter").exists()
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_continues_another_runs_checkpoint_to_the_same_weights(tmp_path, tiny_model_dir):
     """Axolotl's resume_from_checkpoint: a fresh output folder, training continued from a given checkpoint."""
     straight = _run(tmp_path, tiny_model_dir, "straight")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from harness.api import Example, Message, TrainRequest, UsageError
+from harness import Example, Message, TrainRequest, UsageError
 from train_helpers import examples, settings, train_losses
 
 
@@ -22,6 +22,7 @@ def _mean(values):
     return sum(values) / len(values)
 
 
+@pytest.mark.slow
 def test_lora_trains_and_writes_a_peft_adapter(tmp_path, tiny_model_dir, harness_app):
     record = harness_app.trainer("lora")().train(_request(tmp_path, tiny_model_dir))
     losses = train_losses(record.metrics_file)
@@ -37,6 +38,7 @@ def test_lora_trains_and_writes_a_peft_adapter(tmp_path, tiny_model_dir, harness
     assert any(r["type"] == "eval" and "val_loss" in r for r in rows)
 
 
+@pytest.mark.slow
 def test_full_trains_and_writes_a_model_folder(tmp_path, tiny_model_dir, harness_app):
     request = _request(tmp_path, tiny_model_dir, learning_rate=2e-3, max_steps=10)
     record = harness_app.trainer("full")().train(request)
@@ -57,6 +59,7 @@ def _lora_drift(adapter_dir, scale):
     return total
 
 
+@pytest.mark.slow
 def test_ewc_penalty_starts_at_zero_grows_and_limits_drift(tmp_path, tiny_model_dir, harness_app):
     ewc = harness_app.trainer("ewc")
     general = examples(8, topic="cooking", seed=3)
@@ -113,7 +116,7 @@ def test_ewc_refuses_general_data_without_answers(tiny_model_dir):
     """Question-only prompts would give an all-zero Fisher, i.e. an EWC that silently does nothing."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.api import UsageError
+    from harness import UsageError
     from harness.training.fisher import estimate_fisher
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.api import Example, Message
+from harness import Example, Message
 from harness.config import RunConfig
 from harness.testing import chat_records
 

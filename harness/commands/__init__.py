@@ -8,5 +8,5 @@ import argparse
 def add_set_flag(parser: argparse.ArgumentParser) -> None:
     """``--set KEY=VALUE`` (repeatable): change one config key for this command, as Axolotl's CLI does."""
     parser.add_argument("--set", action="append", dest="overrides", metavar="KEY=VALUE", default=[],
-                        help="change a config key for this run (dotted for sections: forgetting.threshold=0.03); "
+                        help="change a config key for this run (dotted for sections: forgetting.threshold=3); "
                              "with strict: true in the file, only keys it sets")

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def print_validated(spec) -> None:
     """One line per validated strategy, and the data files it will need."""
-    from harness.config import missing_paths
+    from harness.resolve.preflight import missing_paths
 
     for name, config in spec.strategies.items():
         print(f"OK: {name}: trainer {config.trainer.name}, mixer {config.mitigation.mixer.name}, "
@@ -37,7 +37,7 @@ def print_validated(spec) -> None:
 def run(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from harness.api import UsageError
+    from harness.errors import UsageError
     from harness.strategies.comparison import load_compare, run_comparison
 
     harness = load_harness(disable=args.disable)

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import typing
 from pathlib import Path
+from typing import Any
 
-from harness.api import UsageError
+from pydantic import ValidationError
+
+from harness.config import Benchmarks, Forgetting
+from harness.errors import UsageError
 from harness.commands.eval import add_benchmark_arguments, fixed_batch_size, limit_of, selected_benchmarks
 from harness.evaluation.breakdown import group_above_threshold, round_breakdown
 from harness.evaluation.scoring import ResultCache, Scorer, load_eval_model, merge_adapter
@@ -27,6 +32,9 @@ from harness.plugins import load_harness
 from harness.evaluation.stats import POLICIES, Comparison
 
 
+_FORGETTING, _BENCHMARKS = Forgetting(), Benchmarks()  # the defaults, declared once in the schema
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "compare-models", help="measure forgetting of a candidate against its base (exit 0 pass, 1 fail, 3 undecided)"
@@ -34,25 +42,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--base", required=True, help="the base model (alias, folder, .gguf or hub id)")
     parser.add_argument("--candidate", help="the fine-tuned model; omit to use --base with --adapter")
     parser.add_argument("--adapter", help="a PEFT LoRA adapter folder applied to the candidate (or the base)")
-    parser.add_argument("--threshold", type=float, default=5.0, help="max relative degradation in %% (seed: 5)")
-    parser.add_argument("--policy", choices=POLICIES, default="sequential",
+    parser.add_argument("--threshold", type=float, default=_FORGETTING.threshold,
+                        help="max relative degradation in %% (seed: 5)")
+    parser.add_argument("--policy", choices=POLICIES, default=_FORGETTING.policy,
                         help="sequential (default): look by look until decided; point: every estimate < threshold; "
                              "strict: every upper 95%% bound < threshold")
-    parser.add_argument("--max-items", type=int, default=800,
+    parser.add_argument("--max-items", type=int, default=_BENCHMARKS.max_items,
                         help="sequential: most items per general benchmark (default 800)")
-    parser.add_argument("--first-look", type=int, default=50, help="sequential: items at the first look (default 50)")
-    parser.add_argument("--spending", choices=["anytime", "pocock", "obrien_fleming", "bonferroni"],
-                        default="anytime", help="sequential: anytime-valid (default), or a planned-looks design "
+    parser.add_argument("--first-look", type=int, default=_BENCHMARKS.first_look,
+                        help="sequential: items at the first look (default 50)")
+    parser.add_argument("--spending", choices=_choices(Forgetting, "spending"),
+                        default=_FORGETTING.spending, help="sequential: anytime-valid (default), or a planned-looks design "
                                                 "valid for --max-items only")
     parser.add_argument("--base-full", action="store_true",
                         help="sequential: score the base on every item and draw the candidate's items where the "
                              "base's margins say flips are likely (pays on benchmarks much larger than --max-items)")
-    parser.add_argument("--population", choices=["benchmark", "tasks_like_these"], default="benchmark",
+    parser.add_argument("--population", choices=_choices(Forgetting, "population"), default=_FORGETTING.population,
                         help="sequential: the benchmark's own N items (default; all scored is exact), or an "
                              "unlimited pool of items like them")
-    parser.add_argument("--relative-to", choices=["base", "above_chance"], default="base",
+    parser.add_argument("--relative-to", choices=_choices(Forgetting, "relative_to"), default=_FORGETTING.relative_to,
                         help="relative forgetting as (base - ft) / base, or (base - ft) / (base - chance)")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CIs")
+    parser.add_argument("--bootstrap", type=int, default=_FORGETTING.bootstrap_samples,
+                        help="bootstrap resamples for the CIs")
     parser.add_argument("--run-dir", metavar="DIR",
                         help="write a whole run folder there (verdict.json, results.json, report.html, report.md, "
                              "breakdown), as `harness run` does, for `harness gate` and `harness report`")
@@ -101,23 +112,42 @@ def print_breakdown(breakdown: dict, threshold: float) -> None:
         print("\n".join(lines))
 
 
+def _choices(section: type, key: str) -> list[str]:
+    return list(typing.get_args(section.model_fields[key].annotation))
+
+
+def _sections(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The flags as a run config's ``forgetting`` and ``benchmarks`` keys, validated by the same schema
+    (a bad value is exit 2, named by its flag)."""
+    forgetting = {"threshold": args.threshold, "policy": args.policy, "spending": args.spending,
+                  "population": args.population, "relative_to": args.relative_to,
+                  "bootstrap_samples": args.bootstrap}
+    sampling = {"first_look": args.first_look, "max_items": args.max_items, "limit": limit_of(args),
+                "base_full": args.base_full, "seed": args.seed}
+    flags = {"bootstrap_samples": "--bootstrap", "limit": "--limit"}
+    for section, values in ((Forgetting, forgetting), (Benchmarks, sampling)):
+        try:
+            section.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{flags.get(str(e['loc'][0]), '--' + str(e['loc'][0]).replace('_', '-')) if e['loc'] else 'flags'}: "
+                f"{e['msg']}" for e in error.errors())
+            raise UsageError(problems) from None
+    return forgetting, sampling
+
+
 def run(args: argparse.Namespace) -> int:
     if args.candidate is None and args.adapter is None:
         raise UsageError("give --candidate MODEL, or --adapter FOLDER to compare base+adapter with the base")
-    if args.threshold <= 0 or args.bootstrap < 100:
-        raise UsageError("--threshold must be > 0 and --bootstrap >= 100")
     if args.adapter and not (Path(args.adapter) / "adapter_config.json").is_file():
         raise UsageError(f"--adapter {args.adapter}: no adapter_config.json there")
-    if args.max_items < args.first_look:
-        raise UsageError(f"--max-items ({args.max_items}) is below --first-look ({args.first_look})")
+    forgetting, sampling = _sections(args)  # the flags checked by the config schema, as a run's keys are
     harness = load_harness(disable=args.disable)
     benchmarks = selected_benchmarks(harness, args, load_documents=not args.run_dir)
     if args.run_dir:
         return _judge_into_run_folder(args, harness, benchmarks)
     cache = False if args.no_cache else ResultCache()
-    settings = JudgeSettings(threshold=args.threshold, policy=args.policy, spending=args.spending,
-                             population=args.population, relative_to=args.relative_to, base_full=args.base_full, first_look=args.first_look, max_items=args.max_items,
-                             limit=limit_of(args), seed=args.seed, bootstrap_samples=args.bootstrap)
+    settings = JudgeSettings.of(Forgetting.model_validate(forgetting), Benchmarks.model_validate(sampling))
 
     base_model = load_model(args.base, device=args.device, dtype=args.dtype, fingerprint=False)
     if args.candidate is None:
@@ -167,11 +197,12 @@ def _judge_into_run_folder(args: argparse.Namespace, harness, benchmarks) -> int
     import yaml
 
     from harness.commands.run import finish
-    from harness.loop import runner as loop
+    from harness.loop import rounds as loop
 
     if args.candidate and args.adapter:
         raise UsageError("--run-dir judges one set of weights: --candidate MODEL, or --adapter FOLDER (an adapter "
                          "of --base), not both")
+    forgetting, sampling = _sections(args)
     if args.no_cache:
         raise UsageError("--no-cache does not apply with --run-dir: the run folder keeps every outcome it used")
 
@@ -186,11 +217,8 @@ def _judge_into_run_folder(args: argparse.Namespace, harness, benchmarks) -> int
         "trainer": {"name": "external", "weights": spec(args.candidate or args.adapter)},
         "benchmarks": {"suite": None, "general": [ref(b) for b in benchmarks if b.role != "domain"],
                        "domain": [ref(b) for b in benchmarks if b.role == "domain"],
-                       "first_look": args.first_look, "max_items": args.max_items, "limit": limit_of(args),
-                       "base_full": args.base_full,
-                       "seed": args.seed, "batch_size": fixed_batch_size(args)},
-        "forgetting": {"threshold": args.threshold, "policy": args.policy, "spending": args.spending,
-                       "population": args.population, "relative_to": args.relative_to, "bootstrap_samples": args.bootstrap},
+                       "batch_size": fixed_batch_size(args), **sampling},
+        "forgetting": forgetting,
     }
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "judge.yml"

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from harness.api import FormatError
+from harness.errors import FormatError
 from harness.data.examples import (
     DataValidationError,
     LoadedData,

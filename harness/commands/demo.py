@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.plugins import load_harness
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yml"
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.loop import runner as loop
+    from harness.loop import rounds as loop
     from harness.commands.run import finish
 
     if args.resume is None and not args.config.is_file():

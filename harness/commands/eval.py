@@ -7,7 +7,10 @@ import json
 import time
 from pathlib import Path
 
-from harness.api import Benchmark, BenchmarkResult, UsageError
+from harness.components import Benchmark
+from harness.config import Benchmarks
+from harness.errors import UsageError
+from harness.records import BenchmarkResult
 from harness.evaluation.scoring import ResultCache, evaluate, instantiate, load_eval_model, options_taken
 from harness.plugins import Harness, load_harness
 from harness.evaluation.stats import mean_interval
@@ -34,8 +37,8 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
                         type=lambda value: value.lower() in ("true", "1", "yes"), metavar="BOOL",
                         help="few-shot examples as turns of the conversation (default: on with the chat template)")
     parser.add_argument("--system-instruction", metavar="TEXT", help="a system instruction before every prompt")
-    parser.add_argument("--limit", type=int, default=200, help="items per benchmark, sampled with --seed (0 = all)")
-    parser.add_argument("--seed", type=int, default=1234, help="item sampling seed (same seed, same items)")
+    parser.add_argument("--limit", type=int, default=Benchmarks().limit, help="items per benchmark, sampled with --seed (0 = all)")
+    parser.add_argument("--seed", type=int, default=Benchmarks().seed, help="item sampling seed (same seed, same items)")
     parser.add_argument("--batch-size", type=_batch_size, default=8, help="items per batch, or auto (lm-eval's)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])

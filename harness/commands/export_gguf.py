@@ -11,7 +11,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.models.gguf_export import OUTTYPES
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.evaluation.gate import EXIT_CODES, judge, markdown_summary, read_verdict
 from harness.evaluation.stats import POLICIES
 

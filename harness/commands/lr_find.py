@@ -20,18 +20,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.config import load_config, parse_overrides
-    from harness.loop.runner import prepare_data
+    from harness.resolve import resolve_file
+    from harness.resolve.run_data import prepare_data
     from harness.plugins import load_harness
     from harness.training import (LengthGroupedSampler, PaddingCollator, attach_lora, load_for_training,
                                   precision, tokenize_examples)
     from harness.training.lr_range import lr_range_test, write_svg
 
     harness = load_harness(disable=args.disable)
-    config = load_config(args.config, harness, parse_overrides(args.overrides))
+    resolved = resolve_file(args.config, harness, args.overrides)
+    config = resolved.config
     train = prepare_data(config, harness).train  # the same data, checks and split as `harness run`
-    trainer_cls = harness.trainer(config.trainer.name)
-    adapter = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options)).trains_adapter()
+    adapter = resolved.components.trainer.trains_adapter()
     model, tokenizer = load_for_training(config, frozen=adapter)
     if adapter:
         model = attach_lora(model, config)

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

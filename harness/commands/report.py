@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.plugins import load_harness
 
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, harness) -> int:
-    from harness.loop import runner as loop
+    from harness.loop import rounds as loop
 
     # The folder's name carries a timestamp: choose it once, on rank 0, the only writer.
     run_dir = args.resume or args.run_dir or default_run_dir(args.config or "run")
@@ -56,7 +56,7 @@ def publish_if_asked(run_dir: Path) -> None:
     """Axolotl's hub_model_id: push a passing run there; never fails the run (its verdict stands)."""
     import yaml
 
-    from harness.api import UsageError
+    from harness.errors import UsageError
     from harness.loop.rundir import RunFolder
 
     config = yaml.safe_load(RunFolder(run_dir).config.read_text(encoding="utf-8")) or {}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from harness.api import TrainRequest, UsageError
+from harness.errors import UsageError
+from harness.records import TrainRequest
 from harness.commands import add_set_flag
-from harness.config import load_config, parse_overrides
+from harness.resolve import resolve_file
 from harness.plugins import load_harness
 
 
@@ -31,10 +32,9 @@ def _train(args: argparse.Namespace, say) -> int:
     from harness.training import describe_plan
 
     harness = load_harness(disable=args.disable)
-    config = load_config(args.config, harness, parse_overrides(args.overrides))
-    trainer_cls = harness.trainer(config.trainer.name)
-    trainer = trainer_cls(trainer_cls.Options.model_validate(config.trainer.options))
-    trainer.check_environment(config)  # before any model or data loads
+    # The run's plugins built and checked (the trainer's environment too) before any model or data loads.
+    resolved = resolve_file(args.config, harness, args.overrides)
+    config, trainer = resolved.config, resolved.components.trainer
     from harness.hardware import gpu_only_problems
 
     if problems := gpu_only_problems(config):
@@ -42,7 +42,7 @@ def _train(args: argparse.Namespace, say) -> int:
     from harness.memory.startup import check_memory_at_start
 
     check_memory_at_start(config, say=say)  # prints the plan; stops here if it cannot fit
-    from harness.loop.runner import prepare_data
+    from harness.resolve.run_data import prepare_data
 
     # The same sources, validation, length checks and split as `harness run`.
     data = prepare_data(config, harness)

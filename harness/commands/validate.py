@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from harness.commands import add_set_flag
-from harness.config import hardware_notes, hub_names, load_config, missing_paths, parse_overrides
+from harness.resolve import resolve_file
+from harness.resolve.preflight import hub_names, missing_paths
 from harness.plugins import load_harness
 
 
@@ -48,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
 
         print_validated(load_compare(args.config, harness))
         return 0
-    config = load_config(args.config, harness, parse_overrides(args.overrides))
-    from harness.loop.runner import build_components
-
-    components = build_components(config, harness)  # duplicate benchmarks, bad metrics, a trainer that cannot run here
+    # Everything a run resolves before it loads a model: duplicate benchmarks, bad metrics, a trainer
+    # that cannot run here.
+    resolved = resolve_file(args.config, harness, args.overrides)
+    config, components = resolved.config, resolved.components
     print(f"OK: {args.config}")
     print(f"  base model : {config.base_model}")
     trainer = config.trainer
@@ -68,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
           + (f", {forgetting.spending} spending, population {forgetting.population}, looks from "
              f"{bench.first_look} items, budget {bench.max_items})"
              if forgetting.policy == "sequential" else f", {bench.limit or 'all'} items)"))
-    for note in config._notes:
+    for note in resolved.notes:
         print(f"  note: {note}")
-    for note in hardware_notes(config):
+    for note in resolved.warnings:
         print(f"  warning: {note}")
     from harness.hardware import gpu_only_problems
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _memory_plan(config, args: argparse.Namespace) -> int:
     """Print the plan; a plan for the GPUs the user named that cannot fit is an error (exit 2)."""
-    from harness.api import UsageError
+    from harness.errors import UsageError
     from harness.memory.report import plan_config
     from harness.memory.target import planned_target
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api import UsageError
+from harness.errors import UsageError
 
 CHATML = (
     "{% for message in messages %}"

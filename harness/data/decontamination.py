@@ -10,7 +10,7 @@ GPT-3's decontamination used (Brown et al. 2020, appendix C): long enough that
 shared boilerplate ("which of the following is") never matches, short enough that a
 question rewritten around its core still does.
 
-This is a public helper module (``harness.api.EvaluatedTexts``): mixers import it.
+This is a public helper module (``harness.helpers.EvaluatedTexts``): mixers import it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from harness.api import Example
+from harness.records import Example
 
 NGRAM = 13
 MIN_WORDS = 8

@@ -2,7 +2,7 @@
 
 A data file is JSONL (one record a line) or a JSON array. Every record goes
 through one formatter (named, or detected from the records) into an
-:class:`~harness.api.Example`, and then through checks that make it fit for
+:class:`~harness.Example`, and then through checks that make it fit for
 training (it ends with an assistant turn, it has a user turn). Bad records are
 never dropped quietly: by default loading fails listing every bad line; with
 ``on_error="skip"`` they go, verbatim, to a rejects file and are counted.
@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence, TypeVar
 
-from harness.api import DataSource, Example, FormatError, Formatter, UsageError
+from harness.components import Formatter
+from harness.errors import FormatError, UsageError
+from harness.records import DataSource, Example
 
 OnError = Literal["fail", "skip"]
 SHOWN_PROBLEMS = 20

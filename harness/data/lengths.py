@@ -11,7 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
-from harness.api import Example, UsageError
+from harness.errors import UsageError
+from harness.records import Example
 from harness.data.examples import DataValidationError, Problem
 from harness.data.tokenize import encode, token_length
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from harness.api import DataSource, Example, Message, UsageError
-from harness.plugins import unknown_name_message
+from harness.errors import UsageError
+from harness.records import DataSource, Example, Message
+from harness.naming import unknown_name_message
 from harness.data.examples import LoadedData, OnError, Record, examples_digest, load_examples, parse_records
 
 HUB_PREFIX = "hf://datasets/"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.api import Example
+from harness.records import Example
 
 IGNORE_INDEX = -100  # the label value torch's cross-entropy skips
 

@@ -39,7 +39,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.api import ItemScore
+from harness.records import ItemScore
 from harness.evaluation import sequential
 
 EVEN = 0.25  # the share of the draws spread evenly over all items

@@ -2,7 +2,7 @@
 
 A single MMLU number hides which of its 57 subjects fell. Given a benchmark's
 base and candidate results on the same items and the benchmark's item details
-(:meth:`harness.api.Benchmark.item_details`), this splits the comparison by group
+(:meth:`harness.Benchmark.item_details`), this splits the comparison by group
 (an MMLU subject, a leaf task of an lm-eval group, a domain topic) and lists the
 items the fine-tuned model lost.
 
@@ -26,7 +26,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from harness.api import Benchmark, BenchmarkResult, ItemDetail
+from harness.components import Benchmark
+from harness.records import BenchmarkResult, ItemDetail
 from harness.evaluation import stats
 
 BREAKDOWN_SCHEMA = "harness.breakdown/1"

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.evaluation.sequential import rejudge
 from harness.evaluation.stats import format_pct, overall_status, status_of
 

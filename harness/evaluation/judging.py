@@ -20,33 +20,49 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from harness.evaluation import sequential
-
-from harness.evaluation import stats
-from harness.api import Benchmark, BenchmarkResult
+from harness.components import Benchmark
+from harness.config import Benchmarks, Forgetting
+from harness.evaluation import sequential, stats
 from harness.evaluation.scoring import Scorer, take_items
+from harness.records import BenchmarkResult
+
+# The defaults are the config schema's, declared there once: a verdict judged from
+# command-line flags (compare-models) or in a test is judged as a run's would be.
+_FORGETTING, _BENCHMARKS = Forgetting(), Benchmarks()
 
 
 @dataclass(frozen=True)
 class JudgeSettings:
     """How a verdict is reached; built from a run config or from command-line flags."""
 
-    threshold: float = 5.0  # percent
-    policy: str = "sequential"
-    confidence: float = 0.95
-    spending: sequential.Spending = "anytime"
+    threshold: float = _FORGETTING.threshold  # percent
+    policy: str = _FORGETTING.policy
+    confidence: float = _FORGETTING.confidence
+    spending: sequential.Spending = _FORGETTING.spending
     # benchmark: the benchmark's own N items are the population (sampled without replacement; all
     # N scored is the exact value). tasks_like_these: an infinite population of items like them.
-    population: str = "benchmark"
-    relative_to: str = "base"  # or "above_chance"
-    first_look: int = 50
-    max_items: int = 800
-    limit: int | None = 200  # point/strict general benchmarks, and every domain benchmark
+    population: str = _FORGETTING.population
+    relative_to: str = _FORGETTING.relative_to  # or "above_chance"
+    first_look: int = _BENCHMARKS.first_look
+    max_items: int = _BENCHMARKS.max_items
+    limit: int | None = _BENCHMARKS.limit  # point/strict general benchmarks, and every domain benchmark
     # Per-benchmark limits: a fixed sample under point/strict, the cap of the looks under sequential.
     limits: dict[str, int | None] = field(default_factory=dict)
-    seed: int = 1234
-    bootstrap_samples: int = 2000
-    base_full: bool = False  # base scored on every item; the candidate's drawn by the base's margins
+    seed: int = _BENCHMARKS.seed
+    bootstrap_samples: int = _FORGETTING.bootstrap_samples
+    base_full: bool = _BENCHMARKS.base_full  # base scored on every item; the candidate's drawn by the base's margins
+
+    @classmethod
+    def of(cls, forgetting: Forgetting, benchmarks: Benchmarks,
+           limits: Mapping[str, int | None] | None = None) -> JudgeSettings:
+        """The settings of a config's ``forgetting`` and ``benchmarks`` sections (``limits``: each
+        benchmark's own, where it sets one)."""
+        return cls(threshold=forgetting.threshold, policy=forgetting.policy, confidence=forgetting.confidence,
+                   spending=forgetting.spending, population=forgetting.population,
+                   relative_to=forgetting.relative_to, first_look=benchmarks.first_look,
+                   max_items=benchmarks.max_items, limit=benchmarks.limit, limits=dict(limits or {}),
+                   seed=benchmarks.seed, base_full=benchmarks.base_full,
+                   bootstrap_samples=forgetting.bootstrap_samples)
 
     @property
     def alpha(self) -> float:

@@ -23,7 +23,6 @@ only read.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -32,8 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from harness.api import Benchmark, BenchmarkResult, ItemScore, LoadedModel, UsageError
+from harness.components import Benchmark
+from harness.errors import UsageError
+from harness.records import BenchmarkResult, ItemScore, LoadedModel
 from harness.files import write_atomic
+from harness.models.adapters import merge_adapter
 from harness.models.loading import cache_root, load_model, weights_fingerprint
 
 log = logging.getLogger(__name__)
@@ -298,36 +300,6 @@ def evaluate(
         n = (limits or {}).get(benchmark.name, limit)
         results[benchmark.name] = scorer.score(benchmark, take_items(benchmark, n, seed))
     return results
-
-
-def merge_adapter(base: LoadedModel, adapter_dir: str | Path, *, copy_weights: bool = True) -> LoadedModel:
-    """``base`` with a PEFT LoRA adapter merged into a *copy* of its weights.
-
-    The base model in memory and the adapter folder on disk are left untouched;
-    the returned model has plain weights, so it scores as fast as the base.
-    ``copy_weights=False`` merges into ``base.model`` itself (for a base that was
-    loaded only to be merged, saving a second copy of the weights).
-    """
-    adapter_dir = Path(adapter_dir)
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise UsageError(f"adapter {adapter_dir}: no adapter_config.json there (is it a PEFT adapter folder?)")
-    from peft import PeftModel
-
-    clone = copy.deepcopy(base.model) if copy_weights else base.model
-    try:
-        peft_model = PeftModel.from_pretrained(clone, str(adapter_dir), is_trainable=False)
-    except (ValueError, KeyError, RuntimeError) as error:
-        raise UsageError(f"adapter {adapter_dir} does not fit model {base.name!r}: {error}") from None
-    merged = peft_model.merge_and_unload()
-    merged.eval()
-    return LoadedModel(
-        model=merged,
-        tokenizer=base.tokenizer,
-        name=f"{base.name}+{adapter_dir.name}",
-        fingerprint="",  # hashed once, by the Scorer that evaluates it
-        device=base.device,
-        dtype=base.dtype,
-    )
 
 
 def load_eval_model(

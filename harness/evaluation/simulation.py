@@ -207,7 +207,7 @@ def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget
     """The loop's base-assisted rule on one benchmark: draws by the base's margins (and ``earlier``, an
     earlier candidate's change per item, NaN where unscored), looks at 50, 75, ... draws, until decided
     or ``budget`` distinct items are scored; ``n`` is the distinct items scored."""
-    from harness.api import ItemScore
+    from harness.records import ItemScore
     from harness.evaluation import assisted
 
     size = len(base)

@@ -10,84 +10,19 @@ always give the same intervals.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from harness.api import BenchmarkResult, UsageError
+from harness.errors import UsageError
+# The records live at the bottom of the house; they are re-exported here for callers of stats.
+from harness.records import BenchmarkResult, Comparison, Interval, Verdict
 
 Policy = Literal["sequential", "point", "strict"]
 POLICIES: tuple[str, ...] = ("sequential", "point", "strict")
 
 # Resample in chunks so a 10,000-item benchmark never needs a (B x n) index matrix at once.
 _CHUNK = 250
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A two-sided confidence interval."""
-
-    low: float
-    high: float
-
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
-
-@dataclass
-class Comparison:
-    """One benchmark, base vs candidate, on the same ``n`` items.
-
-    ``difference`` is ``base - candidate`` in the metric's units (for accuracy, a
-    fraction); ``relative`` is the seed's relative degradation ``(base - ft) / base``
-    in percent. For a lower-is-better metric (a loss) both are sign-flipped, so a
-    positive number always means "the candidate got worse".
-    """
-
-    benchmark: str
-    metric: str
-    n: int
-    base: float
-    candidate: float
-    difference: float
-    difference_ci: Interval
-    relative: float
-    relative_ci: Interval
-    p_value: float  # exact McNemar (binary scores) / paired t-test (graded or continuous scores)
-    worse: int  # items where the candidate scored worse than the base
-    better: int  # items where the candidate scored better
-    higher_is_better: bool = True
-    p_is_mcnemar: bool = True  # False: graded scores, so p_value is ``p_test``'s
-    p_test: str = "mcnemar"  # "mcnemar" or "paired_t" (results saved before it: "sign" when not McNemar)
-    # What the verdict made of it (see :func:`status_of`): for a general benchmark
-    # "pass", "fail", "undecided" or "uninformative"; for a domain benchmark "gain",
-    # "no significant change" or "worse". Empty until a verdict policy judged it.
-    status: str = ""
-    reason: str = ""  # one line: why uninformative, or how many more items would likely decide it
-    chance: float | None = None  # mean chance level over the items, when the benchmark knows it
-    relative_to: str = "base"  # "base": (b - f) / b; "above_chance": (b - f) / (b - chance)
-    ci_method: str = "paired bootstrap"  # how relative_ci was computed, and at which level
-    more_items: int | None = None  # undecided: about how many more items would likely decide it
-    looks: list[dict[str, Any]] = field(default_factory=list)  # sequential: every look taken
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Verdict:
-    """Whether a set of comparisons passes a threshold under a policy, and why not."""
-
-    passed: bool
-    policy: Policy
-    threshold: float
-    failing: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    status: str = "pass"  # "pass", "fail" or "undecided" (see :func:`overall_status`)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def format_pct(value: float | None) -> str:

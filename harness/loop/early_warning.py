@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import Any, Callable
 
-from harness.api import Example
+from harness.config import Forgetting, RunConfig
+from harness.records import DataSource, Example, LoadedModel, TrainingRecord
 from harness.data.tokenize import IGNORE_INDEX, encode
 
 
@@ -138,3 +139,45 @@ def choose_checkpoint(evals: list[dict[str, Any]], threshold: float, available: 
     best = min(rows, key=lambda r: (r["early_warning"], -r["step"]))
     return best["step"], (f"step {best['step']}: every evaluation step drifted to a general KL >= {threshold:g}; "
                           f"this one least ({best['early_warning']:.4f})")
+
+
+def drift_check(config: RunConfig, validation: list[Example], general: list[DataSource],
+                training_examples: list[Example], base_model: Callable[[], LoadedModel],
+                say: Callable[[str], None]) -> GeneralDrift | None:
+    """The forgetting early-warning signal the trainer measures at each evaluation step (None: off)."""
+    samples = config.forgetting.early_warning_samples
+    if not samples or not validation:  # without validation there are no evaluation steps
+        return None
+    from harness.training.sharding import wants_sharding
+
+    if wants_sharding(config):
+        # The check scores the model on rank 0 alone; a sharded model computes only on all
+        # ranks together (rank 0 alone would wait for the others forever on a GPU).
+        say("note: the forgetting early warning is off under fsdp / deepspeed (it scores the "
+            "model on one rank, and a sharded model runs only on all of them); the verdict is unchanged")
+        return None
+    sample = drift_sample([e for s in general for e in s.examples], samples, config.seed, exclude=training_examples)
+    base = base_model()
+    # LoRA models give their own base distributions (adapter off); others compare with the base in memory.
+    return GeneralDrift(sample, base.tokenizer, max_length=config.sequence_len, batch_size=config.eval_batch_size,
+                        reference=base.model)
+
+
+def checkpoint_choice(forgetting: Forgetting, training: TrainingRecord) -> dict[str, Any]:
+    """The final weights, or the forgetting-aware choice among evaluation-step checkpoints
+    (``checkpoint_choice.json``: the step, the weights' folder and why)."""
+    choice: dict[str, Any] = {"policy": forgetting.checkpoint_choice, "step": training.steps,
+                              "weights": str(training.weights_dir), "reason": "the final weights"}
+    if forgetting.checkpoint_choice == "forgetting_aware":
+        from harness.loop.reporting import read_jsonl
+        from harness.training.checkpoints import checkpoint_step, complete_checkpoints
+
+        saved = {checkpoint_step(p): p for p in complete_checkpoints(training.output_dir / "checkpoints")}
+        evals = [r for r in read_jsonl(training.metrics_file) if r.get("type") == "eval"]
+        step, reason = choose_checkpoint(evals, forgetting.early_warning_threshold, set(saved) | {training.steps})
+        if step is not None:
+            weights = training.weights_dir if step == training.steps else saved[step]
+            choice.update(step=step, weights=str(weights), reason=reason)
+        else:
+            choice["reason"] = f"the final weights ({reason})"
+    return choice

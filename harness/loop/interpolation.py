@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from harness.api import EvaluationRecord, LoadedModel
+from harness.records import EvaluationRecord, LoadedModel
 from harness.evaluation.stats import gain_rank
 from harness.files import write_atomic
 

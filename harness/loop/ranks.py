@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from harness import distributed
-from harness.api import TrainingRecord, TrainRequest
+from harness.records import TrainingRecord, TrainRequest
 
 _training = False  # rank 0 is inside a job the other ranks run too
 STOP = "stop"

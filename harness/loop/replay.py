@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from harness.api import Benchmark, EvaluationRecord, ItemDetail, ItemScore
+from harness.components import Benchmark
+from harness.records import EvaluationRecord, ItemDetail, ItemScore
 from harness.data.decontamination import EvaluatedTexts
 from harness.evaluation.judging import JudgeSettings
 from harness.evaluation.scoring import take_items

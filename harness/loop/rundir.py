@@ -46,7 +46,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api import BenchmarkResult, ItemScore
+from harness.records import BenchmarkResult, ItemScore
 from harness.files import write_atomic
 
 COMPLETE = "COMPLETE"

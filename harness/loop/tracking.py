@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from harness.api import Tracker
+from harness.components import Tracker
 
 log = logging.getLogger(__name__)
 

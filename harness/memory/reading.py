@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.memory.shape import ModelShape, published_shape
 
 

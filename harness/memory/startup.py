@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.memory.plan import GIB, TOLERANCE
 from harness.memory.report import plan_config
 from harness.memory.target import device_target

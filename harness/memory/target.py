@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.memory.plan import GIB, Target
 
 

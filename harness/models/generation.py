@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from harness.api import LoadedModel
+from harness.records import LoadedModel
 
 
 @dataclass(frozen=True)

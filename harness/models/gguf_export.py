@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.api import UsageError
+from harness.errors import UsageError
 
 # GGUF architecture for each transformers architecture we write; "permute" marks the
 # families whose rotary layout differs from GGUF's (see the module docstring).

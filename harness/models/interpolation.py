@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.api import LoadedModel, UsageError
+from harness.errors import UsageError
+from harness.records import LoadedModel
 from harness.files import atomic_folder
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -104,7 +105,7 @@ class Interpolation:
         A plain adapter is written, scaled, to the folder ``scratch`` and merged from
         there, exactly as a user would load it.
         """
-        from harness.evaluation.scoring import merge_adapter
+        from harness.models.adapters import merge_adapter
 
         scale = check_scale(scale)
         if self.scalable:

@@ -24,7 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from harness.api import LoadedModel, UsageError
+from harness.errors import UsageError
+from harness.records import LoadedModel
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,10 @@ from typing import Any, Callable
 
 import yaml
 
-from harness.api import UsageError
-from harness.config import ConfigError, ConfigIssue, RunConfig, deep_merge, parse_config
+from harness.errors import UsageError
+from harness.config import RunConfig
+from harness.config_issues import ConfigError, ConfigIssue
+from harness.resolve.config_file import deep_merge, parse_config
 from harness.plugins import Harness, load_harness
 from harness.loop.rundir import RunFolder, read_json, write_atomic, write_json
 from harness.strategies.ray_executor import run_ray
@@ -171,7 +173,7 @@ def _shared_issues(configs: dict[str, RunConfig]) -> list[str]:
 
 def _component_issues(configs: dict[str, RunConfig], harness: Harness) -> list[str]:
     """Build each strategy's components now, so e.g. QLoRA without CUDA fails before any work."""
-    from harness.loop.runner import build_components
+    from harness.resolve.components import build_components
 
     issues = []
     for name, config in configs.items():

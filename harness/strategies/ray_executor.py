@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.files import write_atomic
 from harness.loop.rundir import RunFolder, write_json
 from harness.strategies.gather import pack, unpack

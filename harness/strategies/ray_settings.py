@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from harness.api import UsageError
-from harness.config import ConfigIssue, Strict, _issues_from_validation
+from harness.errors import UsageError
+from harness.config import Strict
+from harness.config_issues import ConfigIssue, issues_from_validation
 
 
 class TaskResources(Strict):
@@ -102,7 +103,7 @@ def parse_ray_settings(top: Any, per_strategy: dict[str, Any], path: Path) -> Ra
     try:
         settings = RaySettings(**top)
     except ValidationError as error:
-        issues += _issues_from_validation(error, RaySettings, ("ray",))
+        issues += issues_from_validation(error, RaySettings, ("ray",))
     defaults = settings.model_dump(include=set(TASK_KEYS))
     tasks: dict[str, TaskResources] = {}
     for name, own in per_strategy.items():
@@ -113,7 +114,7 @@ def parse_ray_settings(top: Any, per_strategy: dict[str, Any], path: Path) -> Ra
         try:
             tasks[name] = TaskResources(**{**defaults, **own})
         except ValidationError as error:
-            issues += _issues_from_validation(error, TaskResources, ("strategies", name, "ray"))
+            issues += issues_from_validation(error, TaskResources, ("strategies", name, "ray"))
     if issues:
         lines = "\n".join(f"  - {issue}" for issue in issues)
         raise UsageError(f"{path}: invalid ray settings ({len(issues)} problem{'s' * (len(issues) != 1)}):\n{lines}")

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.config import RunConfig, parse_config
+from harness.config import RunConfig
+from harness.resolve.config_file import parse_config
 from harness.plugins import Harness
 from harness.loop.rundir import RunFolder, write_atomic, write_json
 
@@ -51,7 +52,7 @@ def evaluate_base(job: StrategyJob, compare_dir: str) -> str:
     Any strategy's job will do: every strategy shares the base model and the
     benchmarks (:func:`harness.strategies.comparison.load_compare` checks).
     """
-    from harness.loop.runner import Loop
+    from harness.loop.rounds import Loop
 
     harness = job.harness_factory()
     config = parse_config(job.config_data, harness, source="base", base_dir=Path(job.base_dir))
@@ -66,7 +67,7 @@ def run_strategy(job: StrategyJob, compare_dir: str) -> dict[str, Any]:
     Runs in this process (local executor) or in a Ray worker: everything it
     needs travels in ``job``, and everything it produces lands on disk.
     """
-    from harness.loop.runner import Loop
+    from harness.loop.rounds import Loop
 
     name = job.name
     root = strategy_dir(Path(compare_dir), name)

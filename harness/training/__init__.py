@@ -8,7 +8,6 @@ optional evaluation callback). The engine maps the run config to transformers'
 non-finite guard and the metrics file.
 """
 
-from harness.hardware import gpu_only_problems
 from harness.training.arguments import StepPlan, plan_steps, precision, training_arguments
 from harness.training.callbacks import EvaluationCallback, StepStats
 from harness.training.checkpoints import last_complete_checkpoint
@@ -37,7 +36,6 @@ __all__ = [
     "attach_lora",
     "build_scheduler",
     "default_warmup_steps",
-    "gpu_only_problems",
     "describe_plan",
     "last_complete_checkpoint",
     "load_for_training",

@@ -29,7 +29,7 @@ import logging
 from typing import Any
 
 from harness import distributed
-from harness.api import UsageError
+from harness.errors import UsageError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from harness.api import Example, UsageError
+from harness.errors import UsageError
+from harness.records import Example
 from harness.data.tokenize import IGNORE_INDEX, encode
 
 

@@ -23,7 +23,8 @@ import transformers
 from transformers import TrainerCallback
 
 from harness import distributed
-from harness.api import TrainingRecord, TrainRequest, UsageError
+from harness.errors import UsageError
+from harness.records import TrainingRecord, TrainRequest
 from harness.training import checkpoints, cpu_sharding
 from harness.training.allocator import reuse_freed_memory
 from harness.models.masks import custom_mask_blocker

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from harness.api import Example, UsageError
+from harness.errors import UsageError
+from harness.records import Example
 from harness.files import atomic_path
 from harness.models.loading import cache_root, weights_fingerprint
 from harness.data.tokenize import encode

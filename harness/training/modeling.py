@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import torch
 
-from harness.api import UsageError
+from harness.errors import UsageError
 from harness.models.loading import (TokenizerSetup, fit_embeddings, load_tokenizer, local_folder, model_class,
                             pick_device, resolve_model, unreachable_model_message)
 from harness.training.arguments import precision

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness import distributed
-from harness.api import Example
+from harness.records import Example
 from harness.data.examples import examples_digest
 from harness.training.data import TokenizedDataset, tokenize_examples
 from harness.training.sample_packing import pack_rows, packing_summary

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
-from harness.api import (
-    IGNORE_INDEX,
+from harness import (
     Benchmark,
     BenchmarkResult,
     ComponentOptions,
@@ -29,8 +28,8 @@ from harness.api import (
     LoadedModel,
     Message,
     UsageError,
-    encode,
 )
+from harness.helpers import encode, IGNORE_INDEX
 from harness.hookspecs import hookimpl
 
 EXAMPLE_DATA = Path(__file__).resolve().parents[1] / "example_data" / "emergency_response"
@@ -77,7 +76,7 @@ def _continuation_logprobs(model: LoadedModel, pairs: list[tuple[list[int], list
     """
     from tqdm.auto import tqdm
 
-    from harness.api import score_continuations
+    from harness.scoring import score_continuations
 
     with tqdm(total=len(pairs), desc="scoring choices", leave=False) as bar:
         answers = score_continuations(model.model, pairs, progress=bar.update)

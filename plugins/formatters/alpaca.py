@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api import Example, FormatError, Formatter, Message
+from harness import Example, FormatError, Formatter, Message
 
 from .common import check_order, require_mapping, require_text, single_exchange
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from harness.api import ComponentOptions, Example, FormatError, Formatter
+from harness import ComponentOptions, Example, FormatError, Formatter
 
 from .common import ROLES, check_order, make_message, turns_of
 

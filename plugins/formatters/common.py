@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api import FormatError, Message
+from harness import FormatError, Message
 
 ROLES = ("system", "user", "assistant")
 

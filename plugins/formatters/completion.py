@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api import Example, FormatError, Formatter
+from harness import Example, FormatError, Formatter
 
 from .common import require_mapping, require_text
 

@@ -8,7 +8,7 @@ import random
 from fractions import Fraction
 from typing import Any, Sequence
 
-from harness.api import DataSource, Example, MixContext, UsageError
+from harness import DataSource, Example, MixContext, UsageError
 
 log = logging.getLogger("harness.mixers")
 

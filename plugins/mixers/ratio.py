@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from harness.api import ComponentOptions, DataSource, MixContext, Mixer, MixResult
+from harness import ComponentOptions, DataSource, MixContext, Mixer, MixResult
 
 from .common import blend, capped, decontaminate, general_count, manifest, require_answers, shortfall
 

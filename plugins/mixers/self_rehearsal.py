@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from harness.api import (ComponentOptions, DataSource, Example, Message, MixContext, Mixer, MixResult, UsageError,
-                         generate, load_prompt_set)
+from harness import ComponentOptions, DataSource, Example, Message, MixContext, Mixer, MixResult, UsageError
+from harness.helpers import generate, load_prompt_set
 
 from .common import blend, decontaminate, general_count, log, manifest, shortfall
 from .generation import AnswerCache, prompt_key, prompt_messages, prompts_hash
@@ -120,12 +120,12 @@ class SelfRehearsalMixer(Mixer):
 
 
 def _weights_fingerprint(model: object) -> str:
-    from harness.api import weights_fingerprint
+    from harness.helpers import weights_fingerprint
 
     return weights_fingerprint(model)
 
 
 def _progress(total: int):
-    from harness.api import stage_bar
+    from harness.helpers import stage_bar
 
     return stage_bar("self-rehearsal answers", total=total, unit="answer")

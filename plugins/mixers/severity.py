@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api import DataSource, MixContext, UsageError
+from harness import DataSource, MixContext, UsageError
 
 from .common import log
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from harness.api import ComponentOptions, DataSource, MixContext, Mixer, MixResult, UsageError
+from harness import ComponentOptions, DataSource, MixContext, Mixer, MixResult, UsageError
 
 from .common import blend, capped, decontaminate, general_count, log, manifest, require_answers
 from .severity import severity_weights

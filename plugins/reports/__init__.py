@@ -1,6 +1,6 @@
 """Built-in report renderers: a self-contained HTML page, Markdown for CI, JSON for machines.
 
-Each is a :class:`harness.api.Reporter` registered through the same hook a
+Each is a :class:`harness.Reporter` registered through the same hook a
 third-party renderer uses, so a plugin can add a format or replace one.
 """
 
@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.api import Reporter, write_atomic
+from harness import Reporter
+from harness.helpers import write_atomic
 from harness.hookspecs import hookimpl
 
 from . import view
@@ -67,7 +68,7 @@ class ModelCardReporter(Reporter):
                "the forgetting table, settings, how to load).")
 
     def render(self, run_dir: Path, results: dict[str, Any]) -> list[Path]:
-        from harness.api import write_model_card
+        from harness.helpers import write_model_card
 
         return [write_model_card(Path(run_dir))]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-from harness.api import STATUS_LABELS, format_pct
+from harness.helpers import format_pct, STATUS_LABELS
 
 from . import svg
 

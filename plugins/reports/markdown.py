@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.api import format_pct, markdown_table
+from harness.helpers import format_pct, markdown_table
 
 TOP_GROUPS = 5  # regressions shown per benchmark; the HTML report and results.json have every group
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from harness.api import format_pct, write_atomic
+from harness.helpers import format_pct, write_atomic
 
 from . import svg
 

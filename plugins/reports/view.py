@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.api import comparison_row, group_above_threshold
+from harness.helpers import comparison_row, group_above_threshold
 
 RESULTS_SCHEMA = "harness.results/1"
 

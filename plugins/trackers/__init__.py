@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.api import ComponentOptions, Tracker
+from harness import ComponentOptions, Tracker
 from harness.hookspecs import hookimpl
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.api import ComponentOptions, Trainer, TrainingRecord, TrainRequest
+from harness import ComponentOptions, Trainer, TrainingRecord, TrainRequest
 from harness.hookspecs import hookimpl
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.api import ComponentOptions, Trainer, TrainingRecord, TrainRequest, UsageError
+from harness import ComponentOptions, Trainer, TrainingRecord, TrainRequest, UsageError
 from harness.hookspecs import hookimpl
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.api import Trainer, TrainingRecord, TrainRequest
+from harness import Trainer, TrainingRecord, TrainRequest
 from harness.hookspecs import hookimpl
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.api import Trainer, TrainingRecord, TrainRequest
+from harness import Trainer, TrainingRecord, TrainRequest
 from harness.hookspecs import hookimpl
 
 
@@ -31,9 +31,9 @@ def _load_8bit(settings):
     from peft import prepare_model_for_kbit_training
     from transformers import BitsAndBytesConfig
 
-    from harness.api import UsageError
+    from harness import UsageError
     from harness.training import load_for_training
-    from harness.training import gpu_only_problems
+    from harness.helpers import gpu_only_problems
 
     problems = gpu_only_problems(settings)
     if problems:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.api import Trainer, TrainingRecord, TrainRequest, UsageError
+from harness import Trainer, TrainingRecord, TrainRequest, UsageError
 from harness.hookspecs import hookimpl
 
 
@@ -21,7 +21,7 @@ class QloraTrainer(Trainer):
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
 
-        from harness.training import gpu_only_problems
+        from harness.helpers import gpu_only_problems
 
         settings = request.settings
         if problems := gpu_only_problems(settings, trainer=self.name):

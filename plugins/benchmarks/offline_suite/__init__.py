@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.api import UsageError
+from harness import UsageError
 
 __all__ = [
     "MMLU_SUBJECTS",
