@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from harness.evaluation.prefix import PrefixLM, score_continuations, unsupported_reason
+from harness.evaluation.lm_eval_adapter import PrefixLM
+from harness.evaluation.prefix import score_continuations, unsupported_reason
 from harness_plugins.benchmarks.offline_suite import SUITES
 
 TASKS = SUITES["general-small"]
@@ -212,13 +213,13 @@ def test_rolling_loglikelihood_stays_on_hflm(tiny, monkeypatch):
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    import harness.evaluation.prefix as prefix_scoring
+    import harness.evaluation.lm_eval_adapter as adapter
 
     model, tokenizer = tiny
     request = Instance("loglikelihood_rolling", doc={}, arguments=("The quick brown fox jumps over the lazy dog.",),
                        idx=0)
     want = HFLM(pretrained=model, tokenizer=tokenizer).loglikelihood_rolling([request], disable_tqdm=True)
-    monkeypatch.setattr(prefix_scoring, "score_continuations", lambda *a, **k: pytest.fail("rolling went to prefix"))
+    monkeypatch.setattr(adapter, "score_continuations", lambda *a, **k: pytest.fail("rolling went to prefix"))
     got = PrefixLM(pretrained=model, tokenizer=tokenizer).loglikelihood_rolling([request], disable_tqdm=True)
     assert got == want
 

@@ -25,34 +25,33 @@ Batching and memory: contexts, longest first, are split into *prefix batches*;
 each batch's rows, longest first, into *chunks*. Each forward pass stays within
 ``max_batch_tokens`` (prefix batch: contexts x longest prefix; chunk: rows x
 (longest prefix + longest row)), and the cut points minimise padding plus a
-fixed cost per pass (:data:`PASS_COST_TOKENS`). Peak memory therefore grows
-with ``max_batch_tokens`` (about twice that many tokens of keys/values, plus
-the vocabulary logits of :data:`_HEAD_CHUNK` nodes: real nodes' states are
-projected a few at a time, padding never), never with the number of items; only
-one sequence longer than the budget exceeds it, as a sequence is never split.
+fixed cost per pass (:data:`harness.evaluation.prefix_plan.PASS_COST_TOKENS`).
+Peak memory therefore grows with ``max_batch_tokens`` (about twice that many
+tokens of keys/values, plus the vocabulary logits of :data:`_HEAD_CHUNK` nodes:
+real nodes' states are projected a few at a time, padding never), never with
+the number of items; only one sequence longer than the budget exceeds it, as a
+sequence is never split.
 
-Two entry points:
-
-- :func:`score_continuations`: the core, on token ids, independent of lm-eval
-  (``domain_mc`` uses it directly);
-- :class:`PrefixLM`: an lm-eval ``LM``, a subclass of ``HFLM`` that replaces only
-  the scoring of tokenised log-likelihood requests, so tokenisation, truncation,
-  the request order and the cache hook are lm-eval's own; generation and rolling
-  log-likelihood (perplexity) run through ``HFLM`` unchanged.
+This module is the core, :func:`score_continuations` on token ids, and
+needs no lm-eval (``domain_mc`` uses it directly); the plan of each run
+(contexts, trie rows, batch cuts) is :mod:`harness.evaluation.prefix_plan`.
+lm-eval's benchmarks reach it through
+:class:`harness.evaluation.lm_eval_adapter.PrefixLM`, an ``HFLM`` whose only
+change is to score tokenised log-likelihood requests here.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
-from lm_eval.models.huggingface import HFLM
-from tqdm.auto import tqdm
 from transformers import DynamicCache
 
+from harness.evaluation.prefix_plan import (Context, Request, Row, cut_batches, group_by_context, trie_rows,
+                                             prefix_batches)
 from harness.models.masks import custom_mask_blocker
 
 log = logging.getLogger(__name__)
@@ -61,18 +60,11 @@ log = logging.getLogger(__name__)
 # 1 GB on a CPU; on a GPU a larger budget (16k-64k) fills the device better.
 DEFAULT_MAX_BATCH_TOKENS = 4096
 
-# What one more forward pass costs, in tokens: batches are cut where the padding
-# they save outweighs it. Every pass streams all weights from memory whatever
-# its size (on these 2-core CPUs a 4-token pass takes as long as ~50 tokens in a
-# large one); a padded token costs as much as a real one.
-PASS_COST_TOKENS = 128
-
 # Attention implementations that apply an arbitrary 4D mask (flash-attention
 # kernels take padding information in other forms).
 _SUPPORTED_ATTENTION = {None, "eager", "sdpa"}
 
-Request = tuple[Sequence[int], Sequence[int]]
-Answer = tuple[float, bool]
+Answer = tuple[float, bool]  # (log p(continuation | context), whether every token is the argmax)
 
 
 def unsupported_reason(model: Any) -> str | None:
@@ -110,7 +102,7 @@ def score_continuations(
     """
     if max_batch_tokens < 1:
         raise ValueError(f"max_batch_tokens must be positive, got {max_batch_tokens}")
-    contexts = _group_by_context(requests, max_length)
+    contexts = group_by_context(requests, max_length)
     reason = unsupported_reason(model)
     if reason is not None:
         log.info("scoring each request whole: shared prefixes are not supported here (%s)", reason)
@@ -119,168 +111,18 @@ def score_continuations(
     runner = _Runner(model)
     answers: list[Answer | None] = [None] * len(requests)
     with torch.inference_mode():
-        for batch in _prefix_batches(contexts, max_batch_tokens):
+        for batch in prefix_batches(contexts, max_batch_tokens):
             prefix = runner.run_prefixes(batch)
             # A row's tokens attend to the batch's whole (padded) prefix width.
             capacity = max_batch_tokens - prefix.width
-            rows = [row for slot, ctx in enumerate(batch) for row in _rows(ctx, slot, continuations, capacity)]
+            rows = [row for slot, ctx in enumerate(batch) for row in trie_rows(ctx, slot, continuations, capacity)]
             rows.sort(key=lambda row: -row.length)
-            for chunk in _batches(rows, lambda row: row.length, max_batch_tokens, extra_width=prefix.width):
+            for chunk in cut_batches(rows, lambda row: row.length, max_batch_tokens, extra_width=prefix.width):
                 for request, answer in runner.score_rows(prefix, chunk):
                     answers[request] = answer
                 if progress is not None:
                     progress(sum(len(row.requests) for row in chunk))
     return answers  # type: ignore[return-value]  # every request is in exactly one row
-
-
-# ------------------------------------------------------------------ planning
-
-
-@dataclass
-class _Context:
-    """One distinct context (after truncation) and the requests that share it."""
-
-    tokens: tuple[int, ...]
-    requests: list[int] = field(default_factory=list)
-
-    @property
-    def prefix_length(self) -> int:
-        # The last context token is the first input of each of its continuations,
-        # so only the tokens before it go through the prefix pass.
-        return len(self.tokens) - 1
-
-
-@dataclass
-class _Row:
-    """Continuations of one context, merged into a token trie that fills one row of a continuation pass.
-
-    A continuation x1 .. xm needs the inputs (last context token, x1 .. x(m-1)),
-    whose logits predict x1 .. xm. Continuations that start alike (PIQA's two
-    solutions often differ in a word or two) share those inputs: each distinct
-    consumed prefix is one *node* of the row, run once; a node attends to the
-    cached context and to its ancestors, and sits at the position its depth
-    gives it, exactly as it would in ``context + continuation``.
-    """
-
-    context: int  # slot of its context in the prefix batch
-    last_token: int  # the context's last token: the input of the root node
-    requests: list[int] = field(default_factory=list)  # request indices, in packing order
-    continuations: list[list[int]] = field(default_factory=list)  # their continuations, same order
-    inputs: list[int] = field(default_factory=list)  # per node: its input token
-    parents: list[int] = field(default_factory=list)  # per node: its parent node (-1 for the root)
-    depths: list[int] = field(default_factory=list)  # per node: tokens of the continuation consumed before it
-    paths: list[list[int]] = field(default_factory=list)  # per continuation: the node predicting each token
-    _nodes: dict[tuple[int, ...], int] = field(default_factory=dict)  # consumed prefix -> node
-
-    @property
-    def length(self) -> int:
-        return len(self.inputs)
-
-    def new_nodes(self, continuation: Sequence[int]) -> int:
-        """How many nodes adding ``continuation`` would create."""
-        return sum(tuple(continuation[:i]) not in self._nodes for i in range(len(continuation)))
-
-    def add(self, request: int, continuation: list[int]) -> None:
-        path, parent = [], -1
-        for i in range(len(continuation)):
-            key = tuple(continuation[:i])
-            node = self._nodes.get(key)
-            if node is None:
-                node = self._nodes[key] = len(self.inputs)
-                self.inputs.append(self.last_token if i == 0 else continuation[i - 1])
-                self.parents.append(parent)
-                self.depths.append(i)
-            path.append(node)
-            parent = node
-        self.requests.append(request)
-        self.continuations.append(continuation)
-        self.paths.append(path)
-
-
-def _truncated_context(context: Sequence[int], continuation: Sequence[int], max_length: int | None) -> tuple[int, ...]:
-    """The context HFLM actually conditions on.
-
-    HFLM feeds ``(context + continuation)[-(max_length + 1):][:-1]``: the
-    continuation is always whole and the context loses tokens on the left.
-    That depends on the continuation's length, so truncation is applied per
-    request, before requests are grouped by context.
-    """
-    if not context:
-        raise ValueError("empty context: put a BOS/EOS token in front (lm-eval uses its prefix token)")
-    if not continuation:
-        raise ValueError("empty continuation: nothing to score")
-    if max_length is None:
-        return tuple(context)
-    if len(continuation) > max_length:
-        raise ValueError(f"continuation of {len(continuation)} tokens exceeds max_length={max_length}")
-    return tuple(context[-(max_length + 1 - len(continuation)) :])
-
-
-def _group_by_context(requests: Sequence[Request], max_length: int | None) -> list[_Context]:
-    """Distinct contexts, longest first, each listing its requests."""
-    by_tokens: dict[tuple[int, ...], _Context] = {}
-    for index, (context, continuation) in enumerate(requests):
-        tokens = _truncated_context(context, continuation, max_length)
-        by_tokens.setdefault(tokens, _Context(tokens)).requests.append(index)
-    # Longest first, as HFLM does: an out-of-memory error shows up on the first batch.
-    return sorted(by_tokens.values(), key=lambda ctx: -len(ctx.tokens))
-
-
-def _rows(ctx: _Context, slot: int, continuations: list[list[int]], capacity: int) -> Iterator[_Row]:
-    """``ctx``'s continuations packed into rows of at most ``capacity`` nodes (a lone one may exceed it)."""
-    row = _Row(slot, ctx.tokens[-1])
-    for request in ctx.requests:
-        continuation = continuations[request]
-        if row.requests and row.length + row.new_nodes(continuation) > capacity:
-            yield row
-            row = _Row(slot, ctx.tokens[-1])
-        row.add(request, continuation)
-    yield row
-
-
-T = TypeVar("T")
-
-
-def _batches(items: list[T], size: Callable[[T], int], budget: int, extra_width: int = 0) -> list[list[T]]:
-    """Split ``items`` (sorted by ``size``, largest first) into consecutive batches, at least cost.
-
-    A batch is padded to its first item's size; it costs its padded tokens plus
-    :data:`PASS_COST_TOKENS` for the forward pass itself, and must keep
-    count x (first size + ``extra_width``) within ``budget`` (a lone item may
-    exceed it). An exact dynamic programme over the cut points: ``best[j]`` is
-    the least cost of the first ``j`` items, ``cut[j]`` where its last batch starts.
-    """
-    best = [0] + [float("inf")] * len(items)
-    cut = [0] * (len(items) + 1)
-    for end in range(1, len(items) + 1):
-        for start in range(end - 1, -1, -1):  # the last batch is items[start:end]
-            count, width = end - start, size(items[start])
-            if count > 1 and count * (width + extra_width) > budget:
-                break  # widths only grow as start moves left
-            cost = best[start] + count * width + PASS_COST_TOKENS
-            if cost < best[end]:
-                best[end], cut[end] = cost, start
-    batches = []
-    end = len(items)
-    while end > 0:
-        batches.append(items[cut[end] : end])
-        end = cut[end]
-    return batches[::-1]
-
-
-def _prefix_batches(contexts: list[_Context], budget: int) -> Iterator[list[_Context]]:
-    """Contexts (longest first) in batches for the prefix pass.
-
-    Contexts of one token (an empty prefix) get batches of their own: in a
-    batch with others their prefix row would be all padding, and a fully masked
-    attention row can produce NaNs that would leak through the cache.
-    """
-    with_prefix = [ctx for ctx in contexts if ctx.prefix_length > 0]
-    without = [ctx for ctx in contexts if ctx.prefix_length == 0]
-    yield from _batches(with_prefix, lambda ctx: ctx.prefix_length, budget)
-    # No prefix pass runs for these; the budget applies to their continuation chunks.
-    if without:
-        yield without
 
 
 # ------------------------------------------------------------------ model calls
@@ -320,7 +162,7 @@ class _Runner:
         # states, a chunk at a time, when that is exactly how the model makes its logits.
         self.head = _plain_head(base, self.decoder)
 
-    def run_prefixes(self, contexts: list[_Context]) -> _Prefix:
+    def run_prefixes(self, contexts: list[Context]) -> _Prefix:
         """Run every context's prefix once (right-padded) and keep the keys/values."""
         lengths = [ctx.prefix_length for ctx in contexts]
         width = max(lengths)
@@ -343,7 +185,7 @@ class _Runner:
         cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
         return _Prefix(cache=cache, mask=mask, lengths=lengths_t)
 
-    def score_rows(self, prefix: _Prefix, rows: list[_Row]) -> Iterator[tuple[int, Answer]]:
+    def score_rows(self, prefix: _Prefix, rows: list[Row]) -> Iterator[tuple[int, Answer]]:
         """Score every continuation in ``rows`` against its context's cached prefix."""
         width = rows[0].length  # rows come longest first
         ids = torch.zeros((len(rows), width), dtype=torch.long)
@@ -479,7 +321,7 @@ def _cache_rows(cache: Any, index: torch.Tensor) -> Any:
     return DynamicCache(ddp_cache_data=layers)
 
 
-def _score_whole(model: Any, requests: Sequence[Request], contexts: list[_Context], budget: int,
+def _score_whole(model: Any, requests: Sequence[Request], contexts: list[Context], budget: int,
                  progress: Callable[[int], Any] | None) -> list[Answer]:
     """The fallback: each request as one right-padded sequence, context and continuation together."""
     items = [(ctx.tokens, request) for ctx in contexts for request in ctx.requests]  # longest context first
@@ -487,7 +329,7 @@ def _score_whole(model: Any, requests: Sequence[Request], contexts: list[_Contex
     order = sorted(sequences, key=lambda request: -len(sequences[request]))
     answers: list[Answer | None] = [None] * len(requests)
     with torch.inference_mode():
-        for batch in _batches(order, lambda request: len(sequences[request]), budget):
+        for batch in cut_batches(order, lambda request: len(sequences[request]), budget):
             width = len(sequences[batch[0]])
             ids = torch.zeros((len(batch), width), dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -504,59 +346,3 @@ def _score_whole(model: Any, requests: Sequence[Request], contexts: list[_Contex
             if progress is not None:
                 progress(len(batch))
     return answers  # type: ignore[return-value]
-
-
-# ------------------------------------------------------------------ lm-eval backend
-
-
-class PrefixLM(HFLM):
-    """lm-eval's ``HFLM`` with multiple-choice requests scored from shared prefixes.
-
-    Only ``_loglikelihood_tokens`` (the log-likelihood of already tokenised
-    requests) is replaced; every other path, tokenisation, ``generate_until`` and
-    ``loglikelihood_rolling`` included, is ``HFLM``'s. ``max_batch_tokens`` bounds
-    each forward pass (see the module docstring); ``batch_size`` still applies to
-    the inherited paths. A model the shared prefix cannot serve (see
-    :func:`unsupported_reason`) is scored by ``HFLM`` itself, with a warning.
-    """
-
-    def __init__(self, *args: Any, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if max_batch_tokens < 1:
-            raise ValueError(f"max_batch_tokens must be positive, got {max_batch_tokens}")
-        self.max_batch_tokens = int(max_batch_tokens)
-        self._in_rolling = False
-        self.prefix_unsupported = unsupported_reason(self.model) if self.backend == "causal" else "it is not causal"
-        if self.prefix_unsupported:
-            log.warning("shared-prefix scoring is off (%s); using HFLM's scoring", self.prefix_unsupported)
-
-    def loglikelihood_rolling(self, requests: list, disable_tqdm: bool = False) -> list[float]:
-        # Perplexity windows share no prefixes: they stay on HFLM's path, which
-        # goes through _loglikelihood_tokens too, hence the flag.
-        self._in_rolling = True
-        try:
-            return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
-        finally:
-            self._in_rolling = False
-
-    def _loglikelihood_tokens(self, requests: list, disable_tqdm: bool = False,
-                              override_bs: int | None = None) -> list[Answer]:
-        if self._in_rolling or self.prefix_unsupported:
-            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
-        bar = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0, desc="Running loglikelihood requests")
-        # The mixed-precision setting HFLM's own forward calls run under.
-        with torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
-                            enabled=self.mixed_precision_dtype is not None):
-            answers = score_continuations(
-                self.model,
-                [(context, continuation) for _, context, continuation in requests],
-                max_batch_tokens=self.max_batch_tokens,
-                max_length=self.max_length,
-                progress=bar.update,
-            )
-        bar.close()
-        for (request_key, _, _), answer in zip(requests, answers):
-            # As HFLM does: rolling windows carry no key (they are cached per document).
-            if request_key is not None:
-                self.cache_hook.add_partial("loglikelihood", request_key, answer)
-        return answers
