@@ -46,6 +46,14 @@ from harness.records import (
     Verdict,
 )
 
+__all__ = [
+    "Action", "Benchmark", "BenchmarkResult", "Comparison", "Component", "ComponentOptions", "ContaminationCheck",
+    "DataSource", "DecisionContext", "EvaluationRecord", "Example", "FormatError", "Formatter", "Interval",
+    "ItemDetail", "ItemScore", "LoadedModel", "Message", "MixContext", "MixResult", "Mixer", "NextRound", "Policy",
+    "Reporter", "RoundOutcome", "RoundPlan", "Tracker", "Trainer", "TrainingRecord", "TrainRequest", "UsageError",
+    "Verdict",
+]
+
 
 def __getattr__(name: str) -> Any:
     # The helpers were served from this module on first use; they now live in modules

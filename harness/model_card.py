@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from harness.evaluation.gate import chosen_round, judge, markdown_summary, read_verdict
+from harness.evaluation.gate import verdict_status, markdown_summary, read_verdict
+from harness.run_record import RunVerdict
 
 CARD_NAME = "README.md"
 # Settings a reader of the card wants, in this order (the config keeps the rest).
@@ -25,9 +26,9 @@ SHOWN_SETTINGS = ("adapter", "lora_r", "lora_alpha", "lora_dropout", "learning_r
                   "bf16", "seed")
 
 
-def chosen_weights(run_dir: Path, verdict: dict[str, Any]) -> Path | None:
+def chosen_weights(run_dir: Path, verdict: RunVerdict) -> Path | None:
     """The chosen round's weights folder; a run folder that was moved still finds its own."""
-    recorded = chosen_round(verdict).get("weights")
+    recorded = verdict.chosen().weights
     if not recorded:
         return None
     path = Path(recorded)
@@ -70,31 +71,29 @@ def _hub_datasets(config: dict[str, Any]) -> list[str]:
     return ids
 
 
-def card_data(run_dir: Path, verdict: dict[str, Any], config: dict[str, Any], model_name: str) -> Any:
+def card_data(run_dir: Path, verdict: RunVerdict, config: dict[str, Any], model_name: str) -> Any:
     """The front matter, as ``huggingface_hub.ModelCardData``: model-index results per benchmark."""
     from huggingface_hub import EvalResult, ModelCardData
 
-    chosen = chosen_round(verdict)
-    status, _ = judge(verdict)
+    chosen = verdict.chosen()
+    status, _ = verdict_status(verdict)
     results = []
-    for role, comparisons in (("general", chosen.get("forgetting", {})), ("domain", chosen.get("gain", {}))):
+    for role, comparisons in (("general", chosen.forgetting), ("domain", chosen.gain)):
         for name, c in comparisons.items():
-            if c.get("candidate") is None:
-                continue
             common = dict(task_type="text-generation", dataset_type=name, dataset_name=name)
-            results.append(EvalResult(**common, metric_type=c.get("metric") or "score",
-                                      metric_value=round(float(c["candidate"]), 4),
-                                      metric_name=f"{c.get('metric') or 'score'} (n={c.get('n')})"))
-            if role == "general" and c.get("relative") is not None:
+            results.append(EvalResult(**common, metric_type=c.metric or "score",
+                                      metric_value=round(float(c.candidate), 4),
+                                      metric_name=f"{c.metric or 'score'} (n={c.n})"))
+            if role == "general":
                 results.append(EvalResult(**common, metric_type="relative_forgetting_pct",
-                                          metric_value=round(float(c["relative"]), 2),
-                                          metric_name=f"forgetting vs base, % ({c.get('status')})"))
+                                          metric_value=round(float(c.relative), 2),
+                                          metric_name=f"forgetting vs base, % ({c.status})"))
     weights = chosen_weights(run_dir, verdict)
     tags = ["harness", "forgetting-evaluated", f"forgetting-gate-{status}"]
     if is_adapter(weights):
         tags += ["lora", "peft"]
     return ModelCardData(
-        base_model=verdict["base_model"] if _on_hub(verdict["base_model"]) else None,
+        base_model=verdict.base_model if _on_hub(verdict.base_model) else None,
         library_name="peft" if is_adapter(weights) else "transformers",
         tags=tags,
         datasets=_hub_datasets(config) or None,
@@ -113,7 +112,7 @@ def model_card(run_dir: Path, model_name: str | None = None) -> str:
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
     name = model_name or run_dir.name
     data = card_data(run_dir, verdict, config or {}, name)
-    status, _ = judge(verdict)
+    status, _ = verdict_status(verdict)
     weights = chosen_weights(run_dir, verdict)
     config = config or {}
     trainer = (config.get("trainer") or {}).get("name") if isinstance(config.get("trainer"), dict) else config.get(
@@ -121,13 +120,13 @@ def model_card(run_dir: Path, model_name: str | None = None) -> str:
     shown = [key for key in SHOWN_SETTINGS if is_adapter(weights) or not key.startswith("lora_")]
     settings = [("trainer", trainer)] * bool(trainer) + [(key, config[key]) for key in shown
                                                          if config.get(key) is not None]
-    base = verdict["base_model"]
+    base = verdict.base_model
     base_link = f"[`{base}`](https://huggingface.co/{base})" if _on_hub(base) else f"`{base}`"
     body = [
         f"# {name}",
         "",
         f"Fine-tuned from {base_link} and checked "
-        f"for catastrophic forgetting with harness: **{status.upper()}** at {verdict['threshold']:g}% relative "
+        f"for catastrophic forgetting with harness: **{status.upper()}** at {verdict.threshold:g}% relative "
         "degradation on every general benchmark. Each number below comes with its sample size and a 95% "
         "interval; \"undecided\" means the items scored could not tell a pass from a fail.",
         "",

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.evaluation.gate import EXIT_CODES, judge, read_verdict
+from harness.evaluation.gate import EXIT_CODES, verdict_status, read_verdict
 from harness.model_card import CARD_NAME, chosen_weights, model_card
 
 EVIDENCE = ("verdict.json", "results.json", "report.md", "report.html")
@@ -30,7 +30,7 @@ class NotPublished(UsageError):
 
 def check_verdict(run_dir: Path, *, allow_fail: bool = False, allow_undecided: bool = False) -> str:
     """The run's verdict status, or :class:`NotPublished` when it is not a pass and not allowed."""
-    status, failing = judge(read_verdict(run_dir))
+    status, failing = verdict_status(read_verdict(run_dir))
     if status == "fail" and not allow_fail:
         raise NotPublished(f"not published: the verdict is FAIL ({'; '.join(failing)}); --allow-fail publishes "
                            "it anyway", status)

@@ -197,6 +197,7 @@ def assert_same_outcomes(hflm: dict, prefix: dict, samples: dict[str, list[int]]
             assert got["loglik"] == pytest.approx(want["loglik"], rel=1e-5, abs=tolerance), (task, doc_id)
 
 
+@pytest.mark.slow
 def test_per_item_outcomes_equal_hflm_on_every_general_small_task(tiny, offline_tasks):
     from lm_eval.models.huggingface import HFLM
 

@@ -62,6 +62,30 @@ def test_rerender_gives_the_same_report_without_recomputing(finished_run, monkey
     assert {name: (run_dir / name).read_bytes() for name in first} == first
 
 
+def test_the_verdict_file_matches_the_schema_generated_from_its_record(finished_run, tmp_path):
+    """verdict.json is written through harness.run_record.RunVerdict; its JSON schema is generated from
+    that record, so a tool outside harness can check a verdict; and a file the record refuses is exit 2
+    at the gate, naming the field."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from harness.cli import main
+    from harness.run_record import RunVerdict, json_schema
+
+    run_dir, _ = finished_run
+    saved = json.loads((run_dir / "verdict.json").read_text())
+    jsonschema.Draft202012Validator(json_schema()).validate(saved)
+    verdict = RunVerdict.model_validate(saved)
+    assert verdict.chosen().round == saved["chosen_round"] == 3
+    assert verdict.chosen().forgetting["test_general"].n == 100
+    broken = dict(saved, rounds=[{**saved["rounds"][0], "forgetting": {"test_general": {"benchmark": "test_general"}}}],
+                  chosen_round=1)
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    assert main(["gate", str(tmp_path / "broken.json")]) == 2
+    old = {k: v for k, v in saved.items() if k not in ("status", "judging", "timings", "environment")}
+    old["rounds"] = [{k: v for k, v in r.items() if k not in ("status", "reasons", "method")} for r in saved["rounds"]]
+    (tmp_path / "old.json").write_text(json.dumps(old))  # a verdict saved before those fields existed
+    assert main(["gate", str(tmp_path / "old.json")]) == 0
+
+
 def test_results_json_matches_its_schema(finished_run):
     jsonschema = pytest.importorskip("jsonschema")
     run_dir, harness = finished_run

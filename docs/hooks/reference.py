@@ -37,6 +37,7 @@ PAGES = {
     "reference/configuration.md": "configuration_page",
     "reference/cli.md": "cli_page",
     "reference/hooks.md": "hooks_page",
+    "reference/verdict.md": "verdict_page",
 }
 
 GENERATED_NOTE = ("*Generated from the code when this site is built ({source}); "
@@ -501,9 +502,36 @@ def hooks_page() -> str:
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":  # python docs/hooks/reference.py [configuration|cli|hooks|missing]
+# --- the verdict file ----------------------------------------------------------------------------
+
+
+def verdict_page() -> str:
+    import json
+
+    from harness import run_record
+
+    out = [
+        "# The verdict file",
+        "",
+        GENERATED_NOTE.format(source="`harness.run_record`"),
+        "",
+        inspect.cleandoc(run_record.__doc__ or ""),
+        "",
+        f"Every `verdict.json` names its layout: `\"schema\": \"{run_record.VERDICT_SCHEMA}\"`. "
+        "`harness gate` reads it (see [Gating in CI](../ci.md)); reports and the model card are "
+        "rendered from it. Its JSON schema, generated from the record:",
+        "",
+        "```json",
+        json.dumps(run_record.json_schema(), indent=2),
+        "```",
+    ]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # python docs/hooks/reference.py [configuration|cli|hooks|verdict|missing]
     which = sys.argv[1] if len(sys.argv) > 1 else "configuration"
     if which == "missing":
         print("\n".join(missing_descriptions()))
     else:
-        print({"configuration": configuration_page, "cli": cli_page, "hooks": hooks_page}[which]())
+        print({"configuration": configuration_page, "cli": cli_page, "hooks": hooks_page,
+               "verdict": verdict_page}[which]())

@@ -42,7 +42,7 @@ def weights_to_export(source: str, adapter: Path | None) -> tuple[str, Path | No
     if adapter is not None:
         raise UsageError("--adapter with a run folder: the run's own chosen weights are exported; drop --adapter")
     if is_adapter(weights):
-        return verdict["base_model"], weights
+        return verdict.base_model, weights
     return str(weights), None
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.evaluation.gate import EXIT_CODES, judge, markdown_summary, read_verdict
+from harness.evaluation.gate import EXIT_CODES, verdict_status, markdown_summary, read_verdict
 from harness.evaluation.stats import POLICIES
 
 
@@ -24,5 +24,5 @@ def run(args: argparse.Namespace) -> int:
     if args.max_forgetting is not None and args.max_forgetting <= 0:
         raise UsageError(f"--max-forgetting must be above 0 (got {args.max_forgetting:g})")
     print(markdown_summary(verdict, args.max_forgetting, args.policy))
-    status, _ = judge(verdict, args.max_forgetting, args.policy)
+    status, _ = verdict_status(verdict, args.max_forgetting, args.policy)
     return EXIT_CODES[status]

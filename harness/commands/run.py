@@ -75,9 +75,10 @@ def publish_if_asked(run_dir: Path) -> None:
 def finish(harness, run_dir: Path, verdict: dict, render: bool = True) -> int:
     """Print the verdict table and render reports; exit 0 on pass, 1 on fail, 3 undecided."""
     from harness.evaluation.gate import markdown_summary
+    from harness.run_record import validate_verdict
 
     print()
-    print(markdown_summary(verdict))
+    print(markdown_summary(validate_verdict(verdict, str(run_dir / "verdict.json"))))
     if render:
         from harness.loop.reporting import render_reports
 

@@ -9,37 +9,31 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.evaluation.sequential import rejudge
-from harness.evaluation.stats import format_pct, overall_status, status_of
+from harness.evaluation.stats import STATUS_LABELS, format_pct, overall_status, status_label, status_of
+from harness.run_record import VERDICT_SCHEMA, RoundResult, RunVerdict, SavedComparison, validate_verdict
 
-VERDICT_SCHEMA = "harness.verdict/1"
+# VERDICT_SCHEMA, STATUS_LABELS and status_label: served here too, their earlier home.
+__all__ = ["STATUS_LABELS", "VERDICT_SCHEMA", "read_verdict", "status_label"]
 
 
-def read_verdict(path: Path) -> dict[str, Any]:
-    """``verdict.json`` from a run folder or the file itself; malformed input is a UsageError."""
+def read_verdict(path: Path) -> RunVerdict:
+    """``verdict.json`` from a run folder or the file itself, typed; malformed input is a UsageError."""
     path = Path(path)
     file = path / "verdict.json" if path.is_dir() else path
     if not file.is_file():
         raise UsageError(f"{path}: no verdict.json (has the run finished?)")
     try:
-        verdict = json.loads(file.read_text(encoding="utf-8"))
+        data = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise UsageError(f"{file}: not valid JSON: {error}") from None
-    if not isinstance(verdict, dict) or verdict.get("schema") != VERDICT_SCHEMA:
-        raise UsageError(f"{file}: not a harness verdict (expected schema {VERDICT_SCHEMA!r})")
-    try:
-        chosen = next(r for r in verdict["rounds"] if r["round"] == verdict["chosen_round"])
-        for c in chosen["forgetting"].values():
-            float(c["relative"]), float(c["relative_ci"]["high"]), int(c["n"])
-    except (KeyError, StopIteration, TypeError, ValueError) as error:
-        raise UsageError(f"{file}: malformed verdict ({type(error).__name__}: {error})") from None
-    return verdict
+    return validate_verdict(data, str(file))
 
 
-def chosen_round(verdict: dict[str, Any]) -> dict[str, Any]:
-    return next(r for r in verdict["rounds"] if r["round"] == verdict["chosen_round"])
+def chosen_round(verdict: RunVerdict) -> RoundResult:
+    return verdict.chosen()
 
 
-def benchmark_statuses(verdict: dict[str, Any], max_forgetting: float | None = None,
+def benchmark_statuses(verdict: RunVerdict, max_forgetting: float | None = None,
                        policy: str | None = None) -> dict[str, str]:
     """Each general benchmark's status in the chosen round, re-judged at another threshold or policy if asked.
 
@@ -47,31 +41,31 @@ def benchmark_statuses(verdict: dict[str, Any], max_forgetting: float | None = N
     boundaries as run), so a stricter threshold can only use the evidence the
     run collected; a benchmark uninformative for the model stays so.
     """
-    threshold = verdict["threshold"] if max_forgetting is None else max_forgetting
-    policy = policy or verdict["policy"]
+    threshold = verdict.threshold if max_forgetting is None else max_forgetting
+    policy = policy or verdict.policy
     out = {}
-    for name, c in chosen_round(verdict)["forgetting"].items():
-        if policy == "sequential" and c.get("looks") and max_forgetting is not None and c.get("status") != "uninformative":
-            out[name] = rejudge(c["looks"], threshold / 100, corrected=c.get("relative_to") == "above_chance")
+    for name, c in verdict.chosen().forgetting.items():
+        if policy == "sequential" and c.looks and max_forgetting is not None and c.status != "uninformative":
+            out[name] = rejudge(c.looks, threshold / 100, corrected=c.relative_to == "above_chance")
         else:
             out[name] = status_of(c, threshold, policy)
     return out
 
 
-def judge(verdict: dict[str, Any], max_forgetting: float | None = None, policy: str | None = None) -> tuple[str, list[str]]:
+def verdict_status(verdict: RunVerdict, max_forgetting: float | None = None, policy: str | None = None) -> tuple[str, list[str]]:
     """The chosen round's status ("pass", "fail", "undecided") and one line per benchmark that did not pass."""
-    threshold = verdict["threshold"] if max_forgetting is None else max_forgetting
+    threshold = verdict.threshold if max_forgetting is None else max_forgetting
     statuses = benchmark_statuses(verdict, max_forgetting, policy)
-    chosen = chosen_round(verdict)["forgetting"]
+    chosen = verdict.chosen().forgetting
     lines = []
     for name, status in statuses.items():
         c = chosen[name]
         if status in ("fail", "undecided"):
-            more = f"; {c['reason']}" if status == "undecided" and c.get("reason") else ""
-            lines.append(f"{name}: {status_label(status, policy or verdict['policy'])} at n={c['n']}, forgetting {c['relative']:.2f}% "
-                         f"[{c['relative_ci']['low']:.2f}, {c['relative_ci']['high']:.2f}] vs {threshold:g}%{more}")
+            more = f"; {c.reason}" if status == "undecided" and c.reason else ""
+            lines.append(f"{name}: {status_label(status, policy or verdict.policy)} at n={c.n}, forgetting "
+                         f"{c.relative:.2f}% [{c.relative_ci.low:.2f}, {c.relative_ci.high:.2f}] vs {threshold:g}%{more}")
         elif status == "uninformative":
-            lines.append(f"{name}: uninformative for this model, not gated ({c.get('reason', '')})")
+            lines.append(f"{name}: uninformative for this model, not gated ({c.reason})")
     return overall_status(list(statuses.values())), lines
 
 
@@ -79,11 +73,13 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def comparison_row(c: dict[str, Any], threshold: float, policy: str, role: str) -> dict[str, Any]:
+def comparison_row(c: dict[str, Any] | SavedComparison, threshold: float, policy: str, role: str) -> dict[str, Any]:
     """One saved comparison as every renderer shows it (results.json's ``comparison``).
 
     Change is relative to the base and positive = better (the negated forgetting).
     """
+    if isinstance(c, SavedComparison):
+        c = c.model_dump()
     return {
         "benchmark": c["benchmark"],
         "metric": c["metric"],
@@ -140,37 +136,31 @@ def _score(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-STATUS_LABELS = {"pass": "decided pass", "fail": "decided fail", "undecided": "undecided",
-                 "uninformative": "uninformative"}
-
-
-def status_label(status: str, policy: str) -> str:
-    """"decided pass" / "decided fail" only where a sequential test decided it; point/strict say pass / fail."""
-    return STATUS_LABELS.get(status, status) if policy == "sequential" else status
 EXIT_CODES = {"pass": 0, "fail": 1, "undecided": 3}
 
 _pct = format_pct
 
 
-def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = None, policy: str | None = None) -> str:
+def markdown_summary(verdict: RunVerdict, max_forgetting: float | None = None, policy: str | None = None) -> str:
     """Per-benchmark base -> fine-tuned, forgetting with CI, n and status, and the verdict, as Markdown."""
-    threshold = verdict["threshold"] if max_forgetting is None else max_forgetting
-    policy = policy or verdict["policy"]
-    status, lines_failing = judge(verdict, max_forgetting, policy)
+    threshold = verdict.threshold if max_forgetting is None else max_forgetting
+    policy = policy or verdict.policy
+    status, lines_failing = verdict_status(verdict, max_forgetting, policy)
     statuses = benchmark_statuses(verdict, max_forgetting, policy)
-    chosen = chosen_round(verdict)
-    method = (verdict.get("judging") or {}).get("method") if policy == verdict["policy"] else None
+    chosen = verdict.chosen()
+    judging = verdict.judging or {}
+    method = judging.get("method") if policy == verdict.policy else None
     rule = method or {"point": "the point estimate must stay below it",
                       "strict": "the upper 95% CI bound must stay below it",
                       "sequential": "decided pass when the upper confidence bound is below it"}[policy]
     general = [{**comparison_row(c, threshold, policy, "general"), "status": statuses[name]}
-               for name, c in chosen["forgetting"].items()]
-    domain = [comparison_row(c, threshold, policy, "domain") for c in chosen.get("gain", {}).values()]
-    external = verdict.get("trainer") == "external"  # weights trained elsewhere: no share, no learning rate
-    judged = (f"Candidate `{chosen.get('weights')}` (trained elsewhere) against base `{verdict['base_model']}`. "
+               for name, c in chosen.forgetting.items()]
+    domain = [comparison_row(c, threshold, policy, "domain") for c in chosen.gain.values()]
+    external = verdict.trainer == "external"  # weights trained elsewhere: no share, no learning rate
+    judged = (f"Candidate `{chosen.weights}` (trained elsewhere) against base `{verdict.base_model}`. "
               if external else
-              f"Model `{verdict['base_model']}` fine-tuned with `{verdict['trainer']}`; round {chosen['round']} "
-              f"(general share {chosen['general_share']:.0%}, learning rate {chosen['learning_rate']:g}). ")
+              f"Model `{verdict.base_model}` fine-tuned with `{verdict.trainer}`; round {chosen.round} "
+              f"(general share {chosen.general_share:.0%}, learning rate {chosen.learning_rate:g}). ")
     lines = [
         f"## Forgetting gate: {status.upper()}",
         "",
@@ -180,11 +170,11 @@ def markdown_summary(verdict: dict[str, Any], max_forgetting: float | None = Non
     ]
     if not external:
         lines += ["", "Rounds: " + ", ".join(
-            f"{r['round']} ({r['general_share']:.0%}: {r.get('status') or ('pass' if r['passed'] else 'fail')}, "
-            f"worst {r['worst_forgetting']:.1f}%)" for r in verdict["rounds"]) + f". {verdict['reason']}."]
+            f"{r.round} ({r.general_share:.0%}: {r.status or ('pass' if r.passed else 'fail')}, "
+            f"worst {r.worst_forgetting:.1f}%)" for r in verdict.rounds) + f". {verdict.reason}."]
     if lines_failing:
         lines += ["", "Not passed: " + "; ".join(lines_failing)]
-    if policy == "sequential" and (verdict.get("judging") or {}).get("spending", "anytime") != "anytime":
+    if policy == "sequential" and judging.get("spending", "anytime") != "anytime":
         lines += ["", "Judged with planned looks (alpha spending for a maximum fixed in advance): its error holds "
                   "for that maximum only, so an extended budget means judging afresh with an anytime-valid "
                   "verdict (`forgetting.spending: anytime`, the default)."]

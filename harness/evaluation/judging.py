@@ -223,7 +223,7 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
             status = sequential.decide(moments, threshold, critical, corrected=settings.corrected)
         history.append(sequential.Look(n, critical, moments.z(threshold, settings.corrected), status,
                                        moments.as_dict()).as_dict())
-        say(f"  {benchmark.name:<24} look {k + 1}/{len(looks)}: n={n:<4} {_describe(status)}")
+        say(f"  {benchmark.name:<24} look {k + 1}/{len(looks)}: n={n:<4} {stats.status_label(status, 'sequential')}")
         if status != "undecided":
             break
     comparison = _bootstrap(b, c, benchmark, settings)
@@ -309,7 +309,7 @@ def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: J
         status = sequential.decide(moments, threshold, critical, corrected=settings.corrected)
         history.append(sequential.Look(n, critical, moments.z(threshold, settings.corrected), status,
                                        moments.as_dict()).as_dict())
-        say(f"  {benchmark.name:<24} {k} draws, {n} items: {_describe(status)}")
+        say(f"  {benchmark.name:<24} {k} draws, {n} items: {stats.status_label(status, 'sequential')}")
         if status != "undecided":
             break
     ids = scored or all_ids[: min(budget, size)]
@@ -338,10 +338,6 @@ def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: J
         comparison.reason = (f"undecided at {history[-1]['n'] if history else 0} items of {size}; a larger "
                              "benchmarks.max_items keeps this verdict's error (scoring all decides it for certain)")
     return comparison, b, c
-
-
-def _describe(status: str) -> str:
-    return {"pass": "decided pass", "fail": "decided fail"}.get(status, status)
 
 
 def _apply_chance(comparison: stats.Comparison, base: BenchmarkResult, settings: JudgeSettings) -> None:

@@ -182,6 +182,16 @@ def status_of(comparison: Comparison | dict[str, Any], threshold: float, policy:
     return "pass" if value < threshold else "fail"
 
 
+# The one place a status gets its words: "decided" only where a sequential test decided it.
+STATUS_LABELS = {"pass": "decided pass", "fail": "decided fail", "undecided": "undecided",
+                 "uninformative": "uninformative"}
+
+
+def status_label(status: str, policy: str) -> str:
+    """"decided pass" / "decided fail" only where a sequential test decided it; point/strict say pass / fail."""
+    return STATUS_LABELS.get(status, status) if policy == "sequential" else status
+
+
 def gain_rank(gain: float) -> float:
     """A domain gain as a sort key: a missing one (NaN: no domain benchmark) ranks below every number."""
     return gain if gain == gain else float("-inf")

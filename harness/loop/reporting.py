@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.plugins import Harness
+from harness.evaluation.gate import read_verdict
 from harness.loop.rundir import RunFolder, read_json
 
 
@@ -30,7 +31,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def collect(run_dir: Path) -> dict[str, Any]:
     """Everything a renderer needs, read from the run folder."""
     folder = RunFolder(run_dir)
-    verdict = read_json(folder.verdict)
+    # Through the typed record (harness.run_record): a renderer gets a verdict that validated, with
+    # the fields later versions added filled in for a run saved before them.
+    verdict = read_verdict(folder.root).as_json()
     rounds = {}
     for index in folder.completed_rounds():
         files = folder.round(index)

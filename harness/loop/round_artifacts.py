@@ -74,7 +74,7 @@ def round_summary(plan: RoundPlan, evaluation: EvaluationRecord) -> str:
         kind = "forgetting" if name in evaluation.forgetting else "gain"
         value = c.relative if kind == "forgetting" else -c.relative
         lo, hi = (c.relative_ci.low, c.relative_ci.high) if kind == "forgetting" else (-c.relative_ci.high, -c.relative_ci.low)
-        status = {"pass": "decided pass", "fail": "decided fail"}.get(c.status, c.status)
+        status = stats.status_label(c.status, evaluation.policy)
         lines.append(f"  {name:<22} {c.base:.3f} -> {c.candidate:.3f}  {kind} {stats.format_pct(value)} "
                      f"[{stats.format_pct(lo)}, {stats.format_pct(hi)}] n={c.n}  {status}")
     return "\n".join(lines)

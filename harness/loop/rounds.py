@@ -97,7 +97,7 @@ class Loop:
             self._add_time("load base model", start)
         return self._base
 
-    def _judge(self, base: Scorer, candidate: Scorer, *, say: Any = lambda _m: None,
+    def _judge_round(self, base: Scorer, candidate: Scorer, *, say: Any = lambda _m: None,
                earlier: EvaluationRecord | None = None) -> EvaluationRecord:
         """Forgetting on every general benchmark and gain on every domain one, paired, under the run's policy.
 
@@ -261,7 +261,7 @@ class Loop:
         with self._evaluation_bar(f"round {plan.index} evaluation", self.base_scorer(), scorer):
             # Not guided by the previous round: new training changes items the last one left alone,
             # and guiding draws away from them broke the error bound in simulation (assisted.py).
-            evaluation = self._judge(self.base_scorer(), scorer, say=self._say)
+            evaluation = self._judge_round(self.base_scorer(), scorer, say=self._say)
         self._add_time("evaluate rounds", start)
         start = time.perf_counter()
         write_json(files.samples, sample_generations(self.config, data, candidate, self.base_model,
@@ -382,7 +382,7 @@ class Loop:
             nonlocal latest
             scorer = Scorer(model, batch_size=self.config.benchmarks.batch_size)
             with self._evaluation_bar(f"round {plan.index} {stage}", self.base_scorer(), scorer):
-                latest = self._judge(self.base_scorer(), scorer, earlier=latest)
+                latest = self._judge_round(self.base_scorer(), scorer, earlier=latest)
             return latest
 
         return ScaleProbe(build, judge_at, files.interpolation, files.interpolation_probes,

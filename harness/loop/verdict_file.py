@@ -8,11 +8,11 @@ from typing import Any
 from harness import __version__
 from harness.config import RunConfig
 from harness.evaluation import stats
-from harness.evaluation.gate import VERDICT_SCHEMA
 from harness.evaluation.judging import JudgeSettings
 from harness.loop.evaluation_io import comparisons_json
 from harness.loop.rundir import RunFolder
 from harness.records import RoundOutcome
+from harness.run_record import VERDICT_SCHEMA, validate_verdict
 
 
 def assemble_verdict(history: list[RoundOutcome], folder: RunFolder, config: RunConfig, judging: JudgeSettings,
@@ -51,7 +51,7 @@ def assemble_verdict(history: list[RoundOutcome], folder: RunFolder, config: Run
         chosen = min(rounds, key=lambda r: r["worst_forgetting"])
         why = (f"no round passed; round {chosen['round']} forgot least ({chosen['worst_forgetting']:.2f}%)"
                + (" and is undecided" if chosen["status"] == "undecided" else ""))
-    return {
+    verdict = {
         "schema": VERDICT_SCHEMA,
         "passed": bool(passing),
         "status": "pass" if passing else chosen["status"],
@@ -67,6 +67,11 @@ def assemble_verdict(history: list[RoundOutcome], folder: RunFolder, config: Run
         "timings": {k: round(v, 1) for k, v in timings.items()},
         "environment": environment(),
     }
+    # Through the typed record before it is written: a field missing or mistyped fails the run's
+    # last step here, not a reader (the gate, a report) later. The dict is what is written, in the
+    # order built here.
+    validate_verdict(verdict, "the run's verdict")
+    return verdict
 
 
 def environment() -> dict[str, Any]:

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Literal, Sequence
 
 from pydantic import Field
 
-from harness.api import (
+from harness import (
     Benchmark,
     BenchmarkResult,
     ComponentOptions,
@@ -93,7 +93,7 @@ def _loaded_leaves(task: str, include_paths: tuple[str, ...]) -> dict[str, Any]:
     except Exception as error:  # lm-eval raises bare exceptions for missing data or no hub
         datasets = sorted({spec.dataset for spec in specs.values()})
         shown = ", ".join(datasets[:3]) + (f" and {len(datasets) - 3} more" if len(datasets) > 3 else "")
-        from harness.api import hub_offline
+        from harness.helpers import hub_offline
 
         hint = ("HF_DATASETS_OFFLINE is set, so only datasets already in the local cache load: run once online, "
                 "or give task YAMLs of the same names over local files in include_path"
@@ -421,7 +421,7 @@ def _hflm(model: LoadedModel, batch_size: int | str, chat_template: bool | str =
     which ``batch_size`` still sizes, go through HFLM unchanged. A named chat
     template (``apply_chat_template: NAME``) is one of the tokenizer's own.
     """
-    from harness.api import PrefixLM
+    from harness.scoring import PrefixLM
 
     # Passing the object (not a path) is what keeps evaluation on the weights in memory.
     # lm-eval warns about exactly that on every call; it is intended here, so keep it quiet.
