@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from harness.evaluation import sequential
+from harness.evaluation.paired_moments import location_sums
 from harness.evaluation.simulation import (Scenario, extension_error, interval_coverage, operating_characteristics,
                                           run_fixed, sequence_coverage)
 
@@ -166,7 +167,7 @@ def test_without_replacement_the_sequence_closes_on_the_benchmark_s_own_value():
     assert widths[0] > widths[1] > widths[2] > widths[3] == 0  # exact once every item is scored
     unlimited = sequential.Moments.of(base[:800], fine[:800]).interval(sequential.anytime_critical(800, 0.025))
     assert widths[1] < unlimited[1] - unlimited[0]  # the finite population's correction
-    assert sequential.location_sums(np.array([1.0, 0.0, 1.0]), 10**12) == pytest.approx(2.0)
+    assert location_sums(np.array([1.0, 0.0, 1.0]), 10**12) == pytest.approx(2.0)
 
 
 # --------------------------------------------------------------------- base-assisted sampling

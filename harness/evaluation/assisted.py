@@ -25,7 +25,7 @@ item already scored costs nothing (the Scorer has it), so the budget counts dist
 items. ``EVEN`` keeps every weight below ``1 / EVEN``, which keeps the variance and its
 estimate tame when the propensity misses a flip.
 
-The draws are packed into :class:`~harness.evaluation.sequential.Moments` as paired
+The draws are packed into :class:`~harness.evaluation.paired_moments.Moments` as paired
 "items" ``(b, f, c) = (mu_b, mu_b + Z, mu_c)`` (the exact base and chance means), so
 the test, its Fieller interval, the gate's re-judging at another threshold and the
 reports take them unchanged.
@@ -40,7 +40,7 @@ from typing import Sequence
 import numpy as np
 
 from harness.records import ItemScore
-from harness.evaluation import sequential
+from harness.evaluation.paired_moments import DISCORDANCE_CONFIDENCE, Moments
 
 EVEN = 0.25  # the share of the draws spread evenly over all items
 # The earlier probe's flip, or its unchanged score, on the item. Bolder factors (10, 0.2)
@@ -99,7 +99,7 @@ def distinct_counts(order: np.ndarray) -> np.ndarray:
 
 
 def assisted_moments(order: np.ndarray, probabilities: np.ndarray, base: np.ndarray, candidate: np.ndarray,
-                     chance: np.ndarray | None, *, higher_is_better: bool = True) -> sequential.Moments:
+                     chance: np.ndarray | None, *, higher_is_better: bool = True) -> Moments:
     """The moments of the draws in ``order`` (``base`` for every item; ``candidate`` where drawn)."""
     size = len(probabilities)
     change = candidate[order] - base[order]
@@ -109,13 +109,13 @@ def assisted_moments(order: np.ndarray, probabilities: np.ndarray, base: np.ndar
     estimates = change * weights
     mean_b, mean_c = float(base.mean()), float(chance.mean()) if chance is not None else 0.0
     k = len(order)
-    moments = sequential.Moments.of(np.full(k, mean_b), mean_b + estimates, np.full(k, mean_c))
+    moments = Moments.of(np.full(k, mean_b), mean_b + estimates, np.full(k, mean_c))
     # Few draws that show no change would give a variance near 0: floor it as the unweighted
     # test does, with the weights the draws carried.
     from scipy.stats import beta
 
     changed = change != 0
-    share = float(beta.ppf(sequential.DISCORDANCE_CONFIDENCE, changed.sum() + 1, max(k - changed.sum(), 1e-9)))
+    share = float(beta.ppf(DISCORDANCE_CONFIDENCE, changed.sum() + 1, max(k - changed.sum(), 1e-9)))
     # E[Z^2] = P(a drawn item changed) x E[w^2 | changed]; before any change is seen, every draw's weight.
     typical = float(np.mean(weights[changed] ** 2)) if changed.any() else float(np.mean(weights**2))
     floor = share * typical - float(estimates.mean()) ** 2
