@@ -68,7 +68,7 @@ def test_real_loop_on_smollm2(tmp_path):
     evals = [m for m in metrics if m.get("type") == "eval"]
     assert [m["step"] for m in evals] == [3, 6] and all("early_warning" in m for m in evals)
     choice = json.loads((run_dir / "rounds" / "round-1" / "checkpoint_choice.json").read_text())
-    assert choice["policy"] == "forgetting_aware" and choice["step"] in (3, 6)
+    assert choice["choice"] == "forgetting_aware" and choice["step"] in (3, 6)
     mix = json.loads((run_dir / "rounds" / "round-1" / "mix.json").read_text())
     assert mix  # 54 domain train examples at 20% general -> 13 TriviaQA examples mixed in
     samples = json.loads((run_dir / "rounds" / "round-1" / "samples.json").read_text())

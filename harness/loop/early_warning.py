@@ -166,7 +166,7 @@ def drift_check(config: RunConfig, validation: list[Example], general: list[Data
 def checkpoint_choice(forgetting: Forgetting, training: TrainingRecord) -> dict[str, Any]:
     """The final weights, or the forgetting-aware choice among evaluation-step checkpoints
     (``checkpoint_choice.json``: the step, the weights' folder and why)."""
-    choice: dict[str, Any] = {"policy": forgetting.checkpoint_choice, "step": training.steps,
+    choice: dict[str, Any] = {"choice": forgetting.checkpoint_choice, "step": training.steps,
                               "weights": str(training.weights_dir), "reason": "the final weights"}
     if forgetting.checkpoint_choice == "forgetting_aware":
         from harness.loop.reporting import read_jsonl

@@ -395,7 +395,7 @@ class Loop:
         interpolation = self._interpolation(plan.source_round)
         folder = interpolation.save(plan.scale, files.weights)
         self._add_time("interpolation search", start)
-        write_json(files.checkpoint_choice, {"policy": "interpolate", "weights": str(folder), "scale": plan.scale,
+        write_json(files.checkpoint_choice, {"choice": "interpolate", "weights": str(folder), "scale": plan.scale,
                                              "source_round": plan.source_round, "form": interpolation.form,
                                              "reason": f"round {plan.source_round}'s weights at s={plan.scale:g} "
                                                        f"toward the base"})

@@ -77,5 +77,5 @@ def _check_lengths(examples: list[Example], config: RunConfig) -> tuple[list[Exa
     if not tokenizer.chat_template and any(e.is_chat for e in examples):
         raise UsageError(missing_template_message(config.base_model))  # before any weights load
     kept, report = check_lengths(examples, tokenizer, config.sequence_len, config.over_length, config.train_on)
-    return kept, {"sequence_len": config.sequence_len, "policy": config.over_length,
+    return kept, {"sequence_len": config.sequence_len, "over_length": config.over_length,
                   "over": len(report.over), "kept": len(kept), "max_tokens": max(report.lengths, default=0)}
