@@ -19,7 +19,7 @@ from harness.evaluation.stats import paired_t_p
 from harness_plugins.benchmarks import lm_eval_specs
 from harness_plugins.benchmarks.lm_eval_tasks import _item_score, _perplexity
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # A model path that cannot load: any command that reached a model would fail differently.
 NO_MODEL = "/nonexistent/model-that-must-not-load"
 

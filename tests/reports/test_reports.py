@@ -14,7 +14,7 @@ from harness.plugins import load_harness
 from harness.loop.reporting import render_reports
 from scenario import scenario  # noqa: F401  (fixture)
 
-SCHEMA = Path(__file__).resolve().parents[1] / "plugins" / "reports" / "results.schema.json"
+SCHEMA = Path(__file__).resolve().parents[2] / "plugins" / "reports" / "results.schema.json"
 
 
 @pytest.fixture

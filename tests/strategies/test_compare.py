@@ -16,7 +16,7 @@ from harness.strategies.comparison import load_compare, run_comparison
 from harness_plugins.reports.strategies import render_markdown, table, write_reports
 from scenario import DamageTrainer, scenario  # noqa: F401  (fixture)
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/, where the shared scenarios live
 
 
 def _table_text(summary: dict) -> list[list[str]]:

@@ -149,7 +149,7 @@ def test_dora_is_used_when_asked(tiny_model_dir, tmp_path):
 def test_the_documented_key_table_is_the_one_the_code_applies():
     from harness.axolotl import markdown_table
 
-    documented = (Path(__file__).resolve().parents[1] / "docs" / "axolotl-keys.md").read_text(encoding="utf-8")
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "axolotl-keys.md").read_text(encoding="utf-8")
     assert documented == markdown_table(), "regenerate: python -m harness.axolotl > docs/axolotl-keys.md"
 
 

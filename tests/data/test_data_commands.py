@@ -4,7 +4,7 @@ import json
 
 from harness.cli import main
 from harness.testing import chat_records, write_jsonl
-from tests.test_data_validation import BAD, good
+from tests.data.test_data_validation import BAD, good
 
 MULTI = {"messages": [{"role": "user", "content": "a?"}, {"role": "assistant", "content": "b."},
                       {"role": "user", "content": "c?"}, {"role": "assistant", "content": "d."}]}

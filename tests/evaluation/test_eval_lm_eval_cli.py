@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "eval_speed.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "eval_speed.py"
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from harness.strategies.ray_executor import feasible
 from harness.strategies.ray_settings import TaskResources
 from scenario import scenario  # noqa: F401  (fixture)
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/, where the shared scenarios live
 
 
 # ------------------------------------------------------------------ fast: no Ray

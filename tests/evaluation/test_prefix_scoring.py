@@ -308,7 +308,7 @@ def test_the_work_bench_counts_the_least_work_exact_scoring_needs(tiny, monkeypa
     import importlib.util
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parents[1] / "bench"
+    bench = Path(__file__).resolve().parents[2] / "bench"
     monkeypatch.syspath_prepend(str(bench))
     spec = importlib.util.spec_from_file_location("eval_work", bench / "eval_work.py")
     eval_work = importlib.util.module_from_spec(spec)
