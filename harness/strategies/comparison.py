@@ -172,13 +172,13 @@ def _shared_issues(configs: dict[str, RunConfig]) -> list[str]:
 
 
 def _component_issues(configs: dict[str, RunConfig], harness: Harness) -> list[str]:
-    """Build each strategy's components now, so e.g. QLoRA without CUDA fails before any work."""
-    from harness.resolve.components import build_components
+    """Resolve each strategy as its run will, so e.g. QLoRA without CUDA fails before any work."""
+    from harness.resolve import resolve
 
     issues = []
     for name, config in configs.items():
         try:
-            build_components(config, harness)
+            resolve(config, harness)
         except UsageError as error:
             issues.append(f"  - strategies.{name}: {error}")
     return issues
