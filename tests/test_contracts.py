@@ -264,6 +264,46 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def _unit(module: str) -> str | None:
+    """The part of the core a module belongs to: a subpackage (harness.loop) or a top-level module."""
+    parts = module.split(".")
+    if parts[0] != "harness" or len(parts) == 1:
+        return None  # harness/__init__.py only hands the plugin surface on
+    return ".".join(parts[:2])
+
+
+def test_the_core_has_no_import_circles():
+    """Between the core's parts (each subpackage one part, each top-level module one), every import
+    runs one way, deferred and annotation-only imports included: a circle is what makes a module
+    impossible to read, test or move on its own."""
+    import graphlib
+
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "harness").rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        unit = _unit(module)
+        if unit is None:
+            continue
+        targets = {_unit(m) for m in _imports(path)} | {
+            _unit(f"harness.{name}") for name in _names_from_harness(path)}
+        graph.setdefault(unit, set()).update(t for t in targets if t and t != unit)
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as error:
+        pytest.fail(f"import circle between the core's parts: {' -> '.join(error.args[1])}")
+    assert order.index("harness.records") < order.index("harness.components") < order.index("harness.plugins")
+
+
+def _names_from_harness(path: Path) -> set[str]:
+    """``from harness import loop`` names a part too."""
+    import ast
+
+    return {alias.name for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.module == "harness" and node.level == 0
+            for alias in node.names if (ROOT / "harness" / alias.name).exists()
+            or (ROOT / "harness" / f"{alias.name}.py").exists()}
+
+
 def test_plugins_import_only_the_public_surface():
     offenders = {
         f"{path.relative_to(ROOT)}: {module}"
