@@ -20,16 +20,8 @@ from harness.errors import UsageError
 from harness.records import Example
 from harness.files import atomic_path
 from harness.models.loading import cache_root, weights_fingerprint
+from harness.data.examples import examples_digest
 from harness.data.tokenize import encode
-
-
-def examples_digest(examples: Sequence[Example]) -> str:
-    """A digest of the examples' content (roles, text), independent of where they came from."""
-    digest = hashlib.sha256()
-    for example in examples:
-        payload = {"m": [[m.role, m.content] for m in example.messages], "t": example.text}
-        digest.update(json.dumps(payload, sort_keys=True).encode())
-    return digest.hexdigest()[:24]
 
 
 def estimate_fisher(
@@ -135,4 +127,4 @@ def fisher_path_count() -> int:
     return len(list(folder.glob("*.safetensors"))) if folder.is_dir() else 0
 
 
-__all__ = ["cached_fisher", "estimate_fisher", "examples_digest", "fisher_path_count"]
+__all__ = ["cached_fisher", "estimate_fisher", "fisher_path_count"]
