@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from harness.components import Benchmark
 from harness.config import BenchmarkRef, RunConfig
 from harness.errors import UsageError
@@ -94,20 +96,26 @@ def _build_benchmark(harness: Harness, section: str, ref: Any) -> Benchmark:
         raise UsageError(f"benchmarks.{section}: {ref.name!r}: invalid options: {error}") from None
 
 
-def build_policy(harness: Harness, name: str, options: dict[str, Any], chain: tuple[str, ...] = ()) -> Any:
-    """The policy ``name`` and, when its options name one (``then``), the policy it hands over to."""
-    from pydantic import ValidationError
+def build_policy(harness: Harness, name: str, options: dict[str, Any]) -> Any:
+    """The policy ``name`` and, when its options name one (``then``), the policy it hands over to.
 
-    where = "mitigation.policy" + ".then" * len(chain)
-    if name in chain:
-        raise UsageError(f"{where}: {name!r} hands over to itself ({' -> '.join([*chain, name])})")
+    The chain is checked by the one rule config validation uses (an unknown follower, bad
+    options, a loop), so a config built in code is held to it too, then built without re-checking.
+    """
+    from harness.resolve.config_file import policy_chain_issues
+
     cls = harness.component("policy", name)
     try:
-        policy = cls(cls.Options.model_validate(options))
+        options_model = cls.Options.model_validate(options)
     except ValidationError as error:
-        raise UsageError(f"{where} {name!r}: invalid options: {error}") from None
-    follower = getattr(policy.options, "then", None)
-    if follower:
-        policy.then = build_policy(harness, follower, getattr(policy.options, "then_options", {}) or {},
-                                   (*chain, name))
+        raise UsageError(f"mitigation.policy {name!r}: invalid options: {error}") from None
+    issues = policy_chain_issues("mitigation.policy", name, options_model, harness)
+    if issues:
+        raise UsageError("\n".join(str(issue) for issue in issues))
+    policy = cls(options_model)
+    current = policy
+    while getattr(current.options, "then", None):
+        follower = harness.component("policy", current.options.then)
+        current.then = follower(follower.Options.model_validate(getattr(current.options, "then_options", {}) or {}))
+        current = current.then
     return policy

@@ -54,7 +54,7 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
             issues += issues_from_validation(error, component.Options, prefix=tuple(path.split(".")))
             continue
         if kind == "policy":
-            issues += _chained_policy_issues(path, ref.name, options, harness)
+            issues += policy_chain_issues(path, ref.name, options, harness)
     issues += _rehearsal_issues(config, harness, valid)
     for i, spec in enumerate(config.datasets + config.mitigation.general_data):
         where = f"datasets[{i}]" if i < len(config.datasets) else f"mitigation.general_data[{i - len(config.datasets)}]"
@@ -77,7 +77,7 @@ def _component_issues(config: RunConfig, harness: Harness) -> list[ConfigIssue]:
     return issues
 
 
-def _chained_policy_issues(path: str, name: str, options: Any, harness: Harness) -> list[ConfigIssue]:
+def policy_chain_issues(path: str, name: str, options: Any, harness: Harness) -> list[ConfigIssue]:
     """A policy's ``then`` (the policy it hands over to) exists, fits its options and is no loop."""
     chain = [name]
     while getattr(options, "then", None):

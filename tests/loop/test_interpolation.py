@@ -340,6 +340,19 @@ def test_bad_interpolate_settings_exit_2_naming_the_key(marker, policy, key):
     assert error.value.exit_code == 2 and key in str(error.value)
 
 
+def test_a_policy_chain_built_in_code_is_held_to_the_same_rule(marker):
+    """build_policy checks the chain with the rule validation uses, so a config that skipped
+    validation (built in code) cannot loop forever or hand over to an unknown policy."""
+    from harness.errors import UsageError
+    from harness.resolve.components import build_policy
+
+    _, harness = marker({"name": "interpolate"})
+    with pytest.raises(UsageError, match=r"mitigation.policy.then: 'interpolate' hands over to itself"):
+        build_policy(harness, "interpolate", {"then": "interpolate"})
+    chained = build_policy(harness, "interpolate", {"then": "schedule"})
+    assert type(chained.then).name == "schedule" and chained.then.then is None
+
+
 def make_marker_harness():
     return load_harness(extra_plugins=[MarkerPlugin()])
 
