@@ -183,7 +183,7 @@ def train(args: argparse.Namespace) -> None:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    record = trainer.train(TrainRequest(settings=settings, train=synthetic_examples(args.steps * micro, seq * 2),
+    record = trainer.train(TrainRequest(config=settings, train=synthetic_examples(args.steps * micro, seq * 2),
                                         validation=[], output_dir=out))
     seconds = time.perf_counter() - start
     rows = [json.loads(line) for line in record.metrics_file.read_text().splitlines()]

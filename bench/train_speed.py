@@ -169,7 +169,7 @@ def harness_engine(settings: RunConfig, examples: list[Example], out: Path, *, p
             self.add_callback(StepProfiler("(b) harness"))
 
         engine.HarnessTrainer.__init__ = with_profiler
-    record = LoraTrainer().train(TrainRequest(settings=settings, train=examples, validation=[], output_dir=out))
+    record = LoraTrainer().train(TrainRequest(config=settings, train=examples, validation=[], output_dir=out))
     rows = [json.loads(line) for line in record.metrics_file.read_text().splitlines()]
     train = [r for r in rows if r["type"] == "train"]
     return {"tokens": sum(r["tokens"] for r in train), "seconds": sum(r["seconds"] for r in train),

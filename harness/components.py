@@ -96,7 +96,7 @@ class Trainer(Component):
 
     kind = "trainer"
 
-    def check_environment(self, settings: RunConfig) -> None:
+    def check_environment(self, config: RunConfig) -> None:
         """Raise :class:`UsageError` before any model loads if this trainer cannot run here."""
 
     def trains_adapter(self) -> bool:
@@ -173,9 +173,9 @@ class Benchmark(Component):
 
 @dataclass
 class DecisionContext:
-    """What ``harness_next_round`` decides on: the run's settings, its rounds so far, its policy."""
+    """What ``harness_next_round`` decides on: the run's config, its rounds so far, its policy."""
 
-    settings: RunConfig
+    config: RunConfig
     history: list[RoundOutcome]
     policy: Policy  # the configured policy, already built with its options
     # Judges the last round's weights moved toward the base by a scale s in (0, 1]:
@@ -184,8 +184,13 @@ class DecisionContext:
     scale_probe: Callable[[float], EvaluationRecord] | None = None
 
     @property
+    def settings(self) -> RunConfig:
+        """The earlier name of :attr:`config`, kept for policies written to it."""
+        return self.config
+
+    @property
     def threshold(self) -> float:
-        return self.settings.forgetting.threshold
+        return self.config.forgetting.threshold
 
     @property
     def trained_rounds(self) -> int:

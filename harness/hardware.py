@@ -18,27 +18,27 @@ BNB_OPTIMIZERS = ("adamw_bnb_8bit", "adamw_8bit", "paged_adamw_8bit", "paged_ada
                   "paged_lion_8bit", "paged_lion_32bit")
 
 
-def gpu_only_problems(settings: Any, trainer: str | None = None) -> list[str]:
-    """Why this machine cannot run these settings (empty when it can); ``trainer`` overrides the config's."""
+def gpu_only_problems(config: Any, trainer: str | None = None) -> list[str]:
+    """Why this machine cannot run this config (empty when it can); ``trainer`` overrides the config's."""
     wanted = []
-    trainer = trainer or (settings.trainer.name if settings.trainer is not None else None)
+    trainer = trainer or (config.trainer.name if config.trainer is not None else None)
     if trainer == "qlora":
         wanted.append("adapter: qlora (a 4-bit NF4 base, bitsandbytes)")
-    if getattr(settings, "load_in_8bit", False):
+    if getattr(config, "load_in_8bit", False):
         wanted.append("load_in_8bit: true (an 8-bit base, bitsandbytes)")
-    if settings.optimizer in BNB_OPTIMIZERS:
-        wanted.append(f"optimizer: {settings.optimizer} (bitsandbytes' optimizer)")
+    if config.optimizer in BNB_OPTIMIZERS:
+        wanted.append(f"optimizer: {config.optimizer} (bitsandbytes' optimizer)")
     sharding = []
-    if getattr(settings, "fsdp", None) or getattr(settings, "deepspeed", None):
+    if getattr(config, "fsdp", None) or getattr(config, "deepspeed", None):
         from harness.training.sharding import sharding_problems
 
-        sharding = sharding_problems(settings)
+        sharding = sharding_problems(config)
     if not wanted:
         return sharding
     import torch
 
-    if settings.device not in ("auto", "cuda") or not torch.cuda.is_available():
-        where = f"device is {settings.device!r}" if settings.device not in ("auto", "cuda") else "none is here"
+    if config.device not in ("auto", "cuda") or not torch.cuda.is_available():
+        where = f"device is {config.device!r}" if config.device not in ("auto", "cuda") else "none is here"
         return [f"{what} needs a CUDA GPU ({where}); instead: "
                 + ("optimizer: adamw_torch" if what.startswith("optimizer") else
                    "adapter: lora, the same kind of adapter on an unquantised base (bf16 where the CPU has it)")

@@ -129,17 +129,22 @@ class LoadedModel:
 class TrainRequest:
     """Everything a trainer needs for one training run."""
 
-    settings: RunConfig  # the validated run config
+    config: RunConfig  # the validated run config
     train: list[Example]
     validation: list[Example]
     output_dir: Path
     general: list[Example] = field(default_factory=list)  # e.g. for EWC's Fisher estimate
     resume: bool = False
-    learning_rate: float | None = None  # a round's override of settings.learning_rate
+    learning_rate: float | None = None  # a round's override of config.learning_rate
     plan: RoundPlan | None = None  # the loop's round this training belongs to, if any
     # Called by the engine at each evaluation step with (model, step); returns extra
     # metrics to log (the loop's early-warning forgetting signal).
     on_evaluate: Callable[[PreTrainedModel, int], dict[str, float]] | None = None
+
+    @property
+    def settings(self) -> RunConfig:
+        """The earlier name of :attr:`config`, kept for trainers written to it."""
+        return self.config
 
 
 @dataclass

@@ -109,7 +109,7 @@ def check_trainer(trainer_cls: Any, model_dir: Path, work_dir: Path, **settings:
                             for r in records]
     trainer = trainer_cls(trainer_cls.Options())
     trainer.check_environment(config)
-    record = trainer.train(TrainRequest(settings=config, train=make(chat_records(12)),
+    record = trainer.train(TrainRequest(config=config, train=make(chat_records(12)),
                                         validation=make(chat_records(4, seed=1)), output_dir=work_dir,
                                         general=make(chat_records(8, "general", seed=2))))
     assert isinstance(record, TrainingRecord), f"{trainer_cls.name}.train must return a TrainingRecord"

@@ -45,9 +45,9 @@ def _stop_if_done(context: DecisionContext) -> NextRound | None:
                                       + "; ".join(last.evaluation.reasons)
                                       + ". Retraining cannot settle a shortage of evidence; "
                                         "raise benchmarks.max_items to decide it")
-    if context.trained_rounds >= context.settings.mitigation.max_rounds:
+    if context.trained_rounds >= context.config.mitigation.max_rounds:
         return NextRound(Action.STOP, f"{_why_not_passed(context)}; reached "
-                                      f"max_rounds={context.settings.mitigation.max_rounds}")
+                                      f"max_rounds={context.config.mitigation.max_rounds}")
     return None
 
 
@@ -83,7 +83,7 @@ class SchedulePolicy(Policy):
         done = _stop_if_done(context)
         if done:
             return done
-        schedule = context.settings.mitigation.schedule
+        schedule = context.config.mitigation.schedule
         tried = context.trained_rounds
         if tried < len(schedule):
             share = schedule[tried]

@@ -45,7 +45,7 @@ class DamageTrainer(Trainer):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        base = request.settings.base_model
+        base = request.config.base_model
         model = AutoModelForCausalLM.from_pretrained(base)
         damage = forgetting_for(request.plan.general_share)
         with torch.no_grad():  # distinct weights per round, so no cached result can be reused

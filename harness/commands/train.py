@@ -50,7 +50,7 @@ def _train(args: argparse.Namespace, say) -> int:
     general = [e for source in data.general for e in source.examples]
     output_dir = config.resolve_path(args.output_dir or config.output_dir)
     say(f"trainer {trainer.name}: {describe_plan(config, len(train))}, {len(validation)} validation examples")
-    record = trainer.train(TrainRequest(settings=config, train=train, validation=validation,
+    record = trainer.train(TrainRequest(config=config, train=train, validation=validation,
                                         output_dir=output_dir, general=general, resume=args.resume))
     val = f"{record.val_loss:.4f}" if record.val_loss is not None else "n/a"
     train_loss = f"{record.train_loss:.4f}" if record.train_loss is not None else "n/a"

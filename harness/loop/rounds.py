@@ -278,7 +278,7 @@ class Loop:
         outcome = RoundOutcome(plan, evaluation)
         probe = self._scale_probe(plan, weights, evaluation) if plan.trained else None
         decision = hook.harness_next_round(
-            context=DecisionContext(settings=self.config, history=[*history, outcome], policy=self.components.policy,
+            context=DecisionContext(config=self.config, history=[*history, outcome], policy=self.components.policy,
                                     scale_probe=probe)
         )
         if decision is None:
@@ -320,7 +320,7 @@ class Loop:
             domain = {id(e) for e in [*data.train, *data.domain.examples]}
             general_examples = [e for e in mixed.examples if id(e) not in domain]
         request = TrainRequest(
-            settings=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
+            config=self.config, train=mixed.examples, validation=data.validation, output_dir=train_dir,
             general=general_examples, resume=train_dir.exists(), learning_rate=plan.learning_rate, plan=plan,
             on_evaluate=(early_warning.drift_check(self.config, data.validation, data.general, mixed.examples,
                                                      self.base_model, self._say) if self._trains() else None),

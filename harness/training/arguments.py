@@ -32,12 +32,12 @@ class StepPlan:
     save_steps: int
 
 
-def micro_batch_size(settings: Any) -> int:
+def micro_batch_size(config: Any) -> int:
     # The seed writes batch_size beside micro_batch_size; micro_batch_size is per device.
-    return settings.micro_batch_size
+    return config.micro_batch_size
 
 
-def plan_steps(settings: Any, n_examples: int, world_size: int = 1) -> StepPlan:
+def plan_steps(config: Any, n_examples: int, world_size: int = 1) -> StepPlan:
     """Optimizer steps per epoch and in total, warmup (5% default), eval and save intervals.
 
     ``micro_batch_size`` and ``gradient_accumulation_steps`` are per rank (as in
@@ -45,41 +45,41 @@ def plan_steps(settings: Any, n_examples: int, world_size: int = 1) -> StepPlan:
     gradient_accumulation_steps × world_size`` examples; with ``max_steps`` unset,
     more ranks mean fewer steps per epoch.
     """
-    batches = math.ceil(n_examples / (micro_batch_size(settings) * world_size))
-    per_epoch = max(1, math.ceil(batches / settings.gradient_accumulation_steps))
-    total = settings.max_steps or max(1, math.ceil(settings.num_epochs * per_epoch))
-    if settings.eval_steps:
-        eval_steps = settings.eval_steps
-    elif settings.evals_per_epoch:
-        eval_steps = max(1, per_epoch // settings.evals_per_epoch)
+    batches = math.ceil(n_examples / (micro_batch_size(config) * world_size))
+    per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))
+    total = config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch))
+    if config.eval_steps:
+        eval_steps = config.eval_steps
+    elif config.evals_per_epoch:
+        eval_steps = max(1, per_epoch // config.evals_per_epoch)
     else:
         eval_steps = min(per_epoch, total)
-    if settings.save_steps:
-        save_steps = settings.save_steps
-    elif getattr(settings, "saves_per_epoch", None):
-        save_steps = max(1, per_epoch // settings.saves_per_epoch)
+    if config.save_steps:
+        save_steps = config.save_steps
+    elif getattr(config, "saves_per_epoch", None):
+        save_steps = max(1, per_epoch // config.saves_per_epoch)
     else:
         save_steps = eval_steps
-    if settings.early_stopping is not None and save_steps % eval_steps:
+    if config.early_stopping is not None and save_steps % eval_steps:
         # Restoring the best checkpoint needs a checkpoint at every evaluation.
         save_steps = eval_steps
-    warmup = settings.warmup_steps
-    if warmup is None and getattr(settings, "warmup_ratio", None) is not None:
-        warmup = int(settings.warmup_ratio * total)  # Axolotl's share of the total steps
+    warmup = config.warmup_steps
+    if warmup is None and getattr(config, "warmup_ratio", None) is not None:
+        warmup = int(config.warmup_ratio * total)  # Axolotl's share of the total steps
     return StepPlan(per_epoch, total, default_warmup_steps(total, warmup), eval_steps, save_steps)
 
 
-def precision(settings: Any, device: str) -> tuple[bool, bool]:
+def precision(config: Any, device: str) -> tuple[bool, bool]:
     """(bf16, fp16) autocast flags: bf16 'auto' means wherever the hardware computes it natively."""
-    if settings.fp16:
+    if config.fp16:
         return False, True
-    if settings.bf16 == "auto":
+    if config.bf16 == "auto":
         return pick_dtype(device.split(":")[0], "auto") == "bfloat16", False
-    return bool(settings.bf16), False
+    return bool(config.bf16), False
 
 
 def training_arguments(
-    settings: Any,
+    config: Any,
     plan: StepPlan,
     checkpoint_dir: Path,
     *,
@@ -88,42 +88,42 @@ def training_arguments(
     device: str = "cpu",
 ) -> TrainingArguments:
     """The transformers arguments for one run; the scheduler itself is built by the engine."""
-    bf16, fp16 = precision(settings, device)
-    early = settings.early_stopping is not None and has_validation
-    report_to = list(settings.report_to) or "none"
+    bf16, fp16 = precision(config, device)
+    early = config.early_stopping is not None and has_validation
+    report_to = list(config.report_to) or "none"
     return TrainingArguments(
         output_dir=str(checkpoint_dir),
-        per_device_train_batch_size=settings.micro_batch_size,
-        per_device_eval_batch_size=settings.eval_batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        num_train_epochs=settings.num_epochs,
+        per_device_train_batch_size=config.micro_batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        num_train_epochs=config.num_epochs,
         max_steps=plan.total_steps,
-        learning_rate=learning_rate if learning_rate is not None else settings.learning_rate,
+        learning_rate=learning_rate if learning_rate is not None else config.learning_rate,
         warmup_steps=plan.warmup_steps,
-        optim=OPTIMIZERS.get(settings.optimizer, settings.optimizer),
-        weight_decay=settings.weight_decay,
-        max_grad_norm=settings.max_grad_norm,
-        gradient_checkpointing=settings.gradient_checkpointing,
-        gradient_checkpointing_kwargs=({"use_reentrant": False, **(settings.gradient_checkpointing_kwargs or {})}
-                                       if settings.gradient_checkpointing else None),
+        optim=OPTIMIZERS.get(config.optimizer, config.optimizer),
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs=({"use_reentrant": False, **(config.gradient_checkpointing_kwargs or {})}
+                                       if config.gradient_checkpointing else None),
         bf16=bf16,
         fp16=fp16,
         use_cpu=device.startswith("cpu"),
         # Every step is logged so the metrics file has per-step rows; the console
-        # printer shows only every settings.logging_steps.
+        # printer shows only every config.logging_steps.
         logging_strategy="steps",
         logging_steps=1,
         eval_strategy="steps" if has_validation else "no",
         eval_steps=plan.eval_steps if has_validation else None,
         save_strategy="steps",
         save_steps=plan.save_steps,
-        save_total_limit=settings.save_total_limit,
+        save_total_limit=config.save_total_limit,
         load_best_model_at_end=early,
         metric_for_best_model="eval_loss" if early else None,
         greater_is_better=False if early else None,
         report_to=report_to,
-        seed=settings.seed,
-        data_seed=settings.seed,
+        seed=config.seed,
+        data_seed=config.seed,
         remove_unused_columns=False,
         # Under a launcher: every trainable weight (adapter or model) takes part in each
         # forward pass, so DDP can skip its search for unused ones each step.
@@ -131,5 +131,5 @@ def training_arguments(
         dataloader_num_workers=0,
         disable_tqdm=True,
         logging_nan_inf_filter=False,
-        **sharding_arguments(settings, device),
+        **sharding_arguments(config, device),
     )

@@ -34,18 +34,18 @@ from harness.errors import UsageError
 log = logging.getLogger(__name__)
 
 
-def shards_itself(settings: Any, device: str) -> bool:
+def shards_itself(config: Any, device: str) -> bool:
     """Whether harness shards this run with FSDP2 (fsdp set, several processes, on the CPU)."""
-    return bool(getattr(settings, "fsdp", None)) and distributed.world_size() > 1 and device.startswith("cpu")
+    return bool(getattr(config, "fsdp", None)) and distributed.world_size() > 1 and device.startswith("cpu")
 
 
-def shard_if_asked(model: Any, settings: Any, device: str, *, evaluates: bool) -> bool:
+def shard_if_asked(model: Any, config: Any, device: str, *, evaluates: bool) -> bool:
     """Shard ``model`` when harness shards this run itself (:func:`shards_itself`); whether it did.
 
     ``evaluates``: the run scores the model mid-training on rank 0 alone (the early-warning check),
     which a sharded model, computed by all ranks together, cannot do.
     """
-    if not shards_itself(settings, device):
+    if not shards_itself(config, device):
         return False
     if distributed.any_rank(evaluates):  # only rank 0 holds the check: every rank must stop, not just it
         raise UsageError("forgetting.early_warning_samples: the early-warning check scores the model on rank 0 "
@@ -53,26 +53,26 @@ def shard_if_asked(model: Any, settings: Any, device: str, *, evaluates: bool) -
                          "forgetting.early_warning_samples: 0, or train without fsdp")
     from harness.training.sharding import fsdp_config
 
-    shard(model, fsdp_config(settings))
+    shard(model, fsdp_config(config))
     return True
 
 
-def layer_classes(model: Any, config: dict[str, Any]) -> set[str]:
+def layer_classes(model: Any, fsdp: dict[str, Any]) -> set[str]:
     """The class names of the modules that become FSDP units of their own (the decoder layers)."""
-    given = config.get("transformer_layer_cls_to_wrap")
+    given = fsdp.get("transformer_layer_cls_to_wrap")
     if given:
         return {name.strip() for name in (given.split(",") if isinstance(given, str) else given)}
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return set(getattr(base, "_no_split_modules", None) or ())
 
 
-def shard(model: Any, config: dict[str, Any]) -> None:
+def shard(model: Any, fsdp: dict[str, Any]) -> None:
     """Shard ``model`` in place over the launch's processes: each layer, then the root."""
     from torch.distributed.fsdp import fully_shard
 
-    reshard = bool(config.get("reshard_after_forward", True))
+    reshard = bool(fsdp.get("reshard_after_forward", True))
     # As accelerate's FSDP2: layers become units of their own only under the transformer wrap policy (auto_wrap).
-    wrapped = layer_classes(model, config) if config.get("auto_wrap_policy") == "TRANSFORMER_BASED_WRAP" else set()
+    wrapped = layer_classes(model, fsdp) if fsdp.get("auto_wrap_policy") == "TRANSFORMER_BASED_WRAP" else set()
     layers = [m for m in model.modules() if type(m).__name__ in wrapped]
     if wrapped and not layers:
         raise ValueError(f"fsdp: no module of the model is a {sorted(wrapped)}; name the decoder layer's class in "

@@ -62,7 +62,7 @@ class EngineOptions:
     group_by_length: bool = True
 
 
-def bf16_weights_optimizer(model: Any, settings: Any, args: Any) -> tuple[type, dict[str, Any]] | None:
+def bf16_weights_optimizer(model: Any, config: Any, args: Any) -> tuple[type, dict[str, Any]] | None:
     """AdamW with float32 moments and stochastic rounding where trained weights are bf16, else None.
 
     torch's AdamW would keep bf16 moments and round each update to nearest, losing
@@ -70,7 +70,7 @@ def bf16_weights_optimizer(model: Any, settings: Any, args: Any) -> tuple[type, 
     optimizers compute their update in float32 themselves and are left as they are.
     """
     trained = [p for p in model.parameters() if p.requires_grad]
-    if not any(p.dtype == torch.bfloat16 for p in trained) or settings.optimizer not in (
+    if not any(p.dtype == torch.bfloat16 for p in trained) or config.optimizer not in (
             "adamw_torch", "adamw_torch_fused", "adamw"):
         return None
     from harness.training.lean_precision import Bf16AdamW
@@ -82,11 +82,11 @@ def bf16_weights_optimizer(model: Any, settings: Any, args: Any) -> tuple[type, 
 class HarnessTrainer(transformers.Trainer):
     """``transformers.Trainer`` with our sampler, schedule, penalty, token counts and atomic saves."""
 
-    def __init__(self, *args: Any, stats: StepStats, settings: Any, extra_loss: ExtraLoss | None,
+    def __init__(self, *args: Any, stats: StepStats, run_config: Any, extra_loss: ExtraLoss | None,
                  group_by_length: bool, total_steps: int, warmup_steps: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stats = stats
-        self.settings = settings
+        self.run_config = run_config
         self.extra_loss = extra_loss
         self.group_by_length = group_by_length
         self.total_steps = total_steps
@@ -100,10 +100,10 @@ class HarnessTrainer(transformers.Trainer):
 
     def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
         if self.lr_scheduler is None:
-            kwargs = self.settings.lr_scheduler_kwargs
+            kwargs = self.run_config.lr_scheduler_kwargs
             self.lr_scheduler = build_scheduler(
                 optimizer if optimizer is not None else self.optimizer,
-                kind=self.settings.lr_scheduler,
+                kind=self.run_config.lr_scheduler,
                 learning_rate=self.args.learning_rate,
                 total_steps=self.total_steps,
                 warmup_steps=self.warmup_steps,
@@ -122,7 +122,7 @@ class HarnessTrainer(transformers.Trainer):
         if not hasattr(self, "_packing"):
             self._packing = None
             inner = _causal_lm(self, model)
-            if self.settings.shared_prefix_packing and not _fixed_shapes(self.settings):
+            if self.run_config.shared_prefix_packing and not _fixed_shapes(self.run_config):
                 blocker = custom_mask_blocker(inner, PACKABLE_ATTENTION)
                 if blocker is None:
                     self._packing = LayerCost.of(inner.config)
@@ -253,20 +253,20 @@ def _causal_lm_of(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def _fixed_shapes(settings: Any) -> bool:
+def _fixed_shapes(config: Any) -> bool:
     """Rows packed up to sequence_len, or padded to it: the micro-batch's shape is the config's, not the data's."""
-    return bool(getattr(settings, "sample_packing", False) or pad_to_sequence_len(settings))
+    return bool(getattr(config, "sample_packing", False) or pad_to_sequence_len(config))
 
 
-def pad_to_sequence_len(settings: Any) -> bool:
+def pad_to_sequence_len(config: Any) -> bool:
     """Axolotl's pad_to_sequence_len: unset, it follows sample_packing."""
-    chosen = getattr(settings, "pad_to_sequence_len", None)
-    return bool(getattr(settings, "sample_packing", False) if chosen is None else chosen)
+    chosen = getattr(config, "pad_to_sequence_len", None)
+    return bool(getattr(config, "sample_packing", False) if chosen is None else chosen)
 
 
-def _collator(settings: Any, pad_id: int) -> Any:
-    pad_to = settings.sequence_len if pad_to_sequence_len(settings) else None
-    if getattr(settings, "sample_packing", False) or eval_packing(settings):
+def _collator(config: Any, pad_id: int) -> Any:
+    pad_to = config.sequence_len if pad_to_sequence_len(config) else None
+    if getattr(config, "sample_packing", False) or eval_packing(config):
         return PackedRowsCollator(pad_id, pad_to=pad_to)  # plain rows too: one sequence each
     return PaddingCollator(pad_id, pad_to=pad_to)
 
@@ -302,14 +302,14 @@ def _truncate_metrics(path: Path, after_step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
-def _checkpoint_to_start_from(settings: Any, request: TrainRequest) -> Path | None:
+def _checkpoint_to_start_from(config: Any, request: TrainRequest) -> Path | None:
     """Axolotl's resume_from_checkpoint: a transformers checkpoint (an earlier harness run's, or
     another tool's) that the first round's training continues from: weights, optimizer, schedule,
     data order and step count."""
-    given = getattr(settings, "resume_from_checkpoint", None)
+    given = getattr(config, "resume_from_checkpoint", None)
     if not given or (request.plan is not None and request.plan.index != 1):
         return None
-    folder = settings.resolve_path(given) if hasattr(settings, "resolve_path") else Path(given)
+    folder = config.resolve_path(given) if hasattr(config, "resolve_path") else Path(given)
     if not (folder / "trainer_state.json").is_file():
         raise UsageError(f"resume_from_checkpoint: {folder} is not a training checkpoint (no trainer_state.json)")
     print(f"continuing from {folder}")
@@ -318,7 +318,7 @@ def _checkpoint_to_start_from(settings: Any, request: TrainRequest) -> Path | No
 
 def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: EngineOptions) -> TrainingRecord:
     """Train ``model`` (already adapted by the plugin) on ``request`` and write its weights."""
-    settings = request.settings
+    config = request.config
     started = time.perf_counter()
     output_dir = Path(request.output_dir)
     ckpt_root = output_dir / "checkpoints"
@@ -348,55 +348,55 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
         raise UsageError(f"{output_dir} already holds checkpoints of an earlier run; "
                          "resume it with --resume, or choose another output_dir")
     else:
-        resume_from = _checkpoint_to_start_from(settings, request)
+        resume_from = _checkpoint_to_start_from(config, request)
         if main:
             metrics_file.unlink(missing_ok=True)
 
-    train_set = prepared_rows(request.train, tokenizer, settings, role="training",
-                              packed=bool(getattr(settings, "sample_packing", False)))
-    val_set = (prepared_rows(request.validation, tokenizer, settings, role="validation",
-                             packed=eval_packing(settings)) if request.validation else None)
-    if getattr(settings, "sample_packing", False) or eval_packing(settings):
+    train_set = prepared_rows(request.train, tokenizer, config, role="training",
+                              packed=bool(getattr(config, "sample_packing", False)))
+    val_set = (prepared_rows(request.validation, tokenizer, config, role="validation",
+                             packed=eval_packing(config)) if request.validation else None)
+    if getattr(config, "sample_packing", False) or eval_packing(config):
         # A KV cache would hide the packed examples' borders from the mask (masking_utils).
         _causal_lm_of(model).config.use_cache = False
-    plan = plan_steps(settings, len(train_set), distributed.world_size())
+    plan = plan_steps(config, len(train_set), distributed.world_size())
     device = str(next(model.parameters()).device)
-    args = training_arguments(settings, plan, ckpt_root, has_validation=val_set is not None,
+    args = training_arguments(config, plan, ckpt_root, has_validation=val_set is not None,
                               learning_rate=request.learning_rate, device=device)
-    sharded = cpu_sharding.shard_if_asked(model, settings, device, evaluates=options.evaluation_callback is not None)
+    sharded = cpu_sharding.shard_if_asked(model, config, device, evaluates=options.evaluation_callback is not None)
     if args.use_cpu:
         reuse_freed_memory()  # each step frees what the next allocates again (see allocator.py)
-    if settings.tf32 and torch.cuda.is_available():
+    if config.tf32 and torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
     stats = StepStats()
     callbacks: list[TrainerCallback] = [
-        NonFiniteGuard(stats, settings.max_bad_steps),
+        NonFiniteGuard(stats, config.max_bad_steps),
         MetricsWriter(metrics_file, stats, options.evaluation_callback),
-        ProgressPrinter(stats, settings.logging_steps),
+        ProgressPrinter(stats, config.logging_steps),
         *options.callbacks,
     ]
-    if settings.early_stopping is not None and val_set is not None:
+    if config.early_stopping is not None and val_set is not None:
         callbacks.append(transformers.EarlyStoppingCallback(
-            early_stopping_patience=settings.early_stopping.patience,
-            early_stopping_threshold=settings.early_stopping.threshold,
+            early_stopping_patience=config.early_stopping.patience,
+            early_stopping_threshold=config.early_stopping.threshold,
         ))
     callbacks += [ShardSizesWriter(output_dir)] if sharded else []
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = (SelfShardedHarnessTrainer if sharded else HarnessTrainer)(
-        optimizer_cls_and_kwargs=bf16_weights_optimizer(model, settings, args),
+        optimizer_cls_and_kwargs=bf16_weights_optimizer(model, config, args),
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=val_set,
-        data_collator=_collator(settings, pad_id),
+        data_collator=_collator(config, pad_id),
         processing_class=tokenizer,
         callbacks=callbacks,
         stats=stats,
-        settings=settings,
+        run_config=config,
         extra_loss=options.extra_loss,
-        group_by_length=options.group_by_length and getattr(settings, "group_by_length", True),
+        group_by_length=options.group_by_length and getattr(config, "group_by_length", True),
         total_steps=plan.total_steps,
         warmup_steps=plan.warmup_steps,
     )
@@ -414,8 +414,8 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
         last = checkpoints.last_complete_checkpoint(ckpt_root)
         kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been saved yet"
         raise TrainingStopped(
-            f"training stopped at step {trainer.state.global_step}: {settings.max_bad_steps} optimizer steps "
-            f"in a row had a non-finite loss or gradient (max_bad_steps={settings.max_bad_steps}); {kept}. "
+            f"training stopped at step {trainer.state.global_step}: {config.max_bad_steps} optimizer steps "
+            f"in a row had a non-finite loss or gradient (max_bad_steps={config.max_bad_steps}); {kept}. "
             "Try a lower learning_rate, a smaller max_grad_norm, or bf16 instead of fp16."
         )
 
@@ -437,11 +437,11 @@ def run_training(request: TrainRequest, model: Any, tokenizer: Any, options: Eng
     )
 
 
-def describe_plan(settings: Any, n_examples: int) -> str:
+def describe_plan(config: Any, n_examples: int) -> str:
     """One line on how many steps a run of ``n_examples`` takes (for commands)."""
     ranks = distributed.world_size()
-    plan = plan_steps(settings, n_examples, ranks)
-    per_step = settings.micro_batch_size * settings.gradient_accumulation_steps * ranks
+    plan = plan_steps(config, n_examples, ranks)
+    per_step = config.micro_batch_size * config.gradient_accumulation_steps * ranks
     spread = f" over {ranks} ranks" if ranks > 1 else ""
     return (f"{n_examples} examples, {per_step} per step{spread}, {plan.steps_per_epoch} steps/epoch, "
             f"{plan.total_steps} steps, warmup {plan.warmup_steps}")

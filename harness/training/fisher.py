@@ -2,7 +2,7 @@
 
 EWC needs, for each weight it protects, how much the general-data loss cares
 about that weight: the mean squared per-example gradient (the empirical diagonal
-Fisher). It is estimated once per (model weights, data, settings) and cached
+Fisher). It is estimated once per (model weights, data, config) and cached
 under ``harness.models.loading.cache_root()/fisher``, since it costs a forward and
 backward pass per example.
 """
@@ -98,7 +98,7 @@ def cached_fisher(
     train_on: str = "assistant",
     normalize: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """:func:`estimate_fisher`, read from the cache when model, data and settings match."""
+    """:func:`estimate_fisher`, read from the cache when model, data and config match."""
     from safetensors.torch import load_file, save_file
 
     key_source = json.dumps({

@@ -29,54 +29,54 @@ def seed_everything(seed: int) -> None:
     set_seed(seed)
 
 
-def master_weights(settings: Any, device: str = "cpu") -> str:
+def master_weights(config: Any, device: str = "cpu") -> str:
     """The dtype full fine-tuning keeps its weights in: the config's, or for ``auto`` float32
     unless the memory plan says float32 cannot fit this device and bfloat16 can."""
-    chosen = getattr(settings, "master_weights", "auto")
-    if chosen != "auto" or not hasattr(settings, "resolve_path"):
+    chosen = getattr(config, "master_weights", "auto")
+    if chosen != "auto" or not hasattr(config, "resolve_path"):
         return "float32" if chosen == "auto" else chosen
     import os
 
     from harness.memory.report import master_weights_for
     from harness.memory.target import device_target
 
-    return master_weights_for(settings, device_target(device, int(os.environ.get("WORLD_SIZE", "1") or 1)))
+    return master_weights_for(config, device_target(device, int(os.environ.get("WORLD_SIZE", "1") or 1)))
 
 
-def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) -> tuple[Any, Any]:
+def load_for_training(config: Any, *, frozen: bool, **from_pretrained: Any) -> tuple[Any, Any]:
     """The base model and tokenizer; ``frozen`` means its weights will not be trained (LoRA).
 
     Extra keyword arguments go to ``from_pretrained`` (QLoRA passes its quantization config).
     """
-    seed_everything(settings.seed)
-    source = resolve_model(settings.base_model, getattr(settings, "_base_dir", None))
-    device = pick_device(settings.device)
-    bf16, fp16 = precision(settings, device)
+    seed_everything(config.seed)
+    source = resolve_model(config.base_model, getattr(config, "_base_dir", None))
+    device = pick_device(config.device)
+    bf16, fp16 = precision(config, device)
     if frozen and (bf16 or fp16):
         dtype = torch.bfloat16 if bf16 else torch.float16
-    elif not frozen and master_weights(settings, device) == "bfloat16":
+    elif not frozen and master_weights(config, device) == "bfloat16":
         dtype = torch.bfloat16  # updated by Bf16AdamW or an 8-bit optimizer: see lean_precision
     else:
         dtype = torch.float32
-    if settings.dtype != "auto" and "quantization_config" not in from_pretrained and dtype != torch.bfloat16:
-        dtype = getattr(torch, settings.dtype) if frozen else torch.float32
+    if config.dtype != "auto" and "quantization_config" not in from_pretrained and dtype != torch.bfloat16:
+        dtype = getattr(torch, config.dtype) if frozen else torch.float32
     folder = local_folder(source)
     try:
-        if getattr(settings, "attn_implementation", None):
-            from_pretrained.setdefault("attn_implementation", settings.attn_implementation)
-        model = model_class(settings.model_type).from_pretrained(
+        if getattr(config, "attn_implementation", None):
+            from_pretrained.setdefault("attn_implementation", config.attn_implementation)
+        model = model_class(config.model_type).from_pretrained(
             folder,
             dtype=from_pretrained.pop("dtype", dtype),
-            trust_remote_code=settings.trust_remote_code,
-            use_safetensors=None if settings.allow_pickle_weights else True,
+            trust_remote_code=config.trust_remote_code,
+            use_safetensors=None if config.allow_pickle_weights else True,
             **from_pretrained,
         )
     except OSError as error:
         raise UsageError(unreachable_model_message(source, error)) from None
     except ImportError as error:  # e.g. attn_implementation: flash_attention_2 without its package or a GPU
-        raise UsageError(f"attn_implementation {getattr(settings, 'attn_implementation', None)!r} cannot load "
+        raise UsageError(f"attn_implementation {getattr(config, 'attn_implementation', None)!r} cannot load "
                          f"here: {str(error).splitlines()[0]}; use sdpa (or eager)") from None
-    tokenizer = load_tokenizer(source, settings.trust_remote_code, TokenizerSetup.of(settings))
+    tokenizer = load_tokenizer(source, config.trust_remote_code, TokenizerSetup.of(config))
     # Special tokens new to the vocabulary need embedding rows (trained: see attach_lora).
     model.harness_added_tokens = fit_embeddings(model, tokenizer)
     if "quantization_config" not in from_pretrained:
@@ -85,46 +85,46 @@ def load_for_training(settings: Any, *, frozen: bool, **from_pretrained: Any) ->
     return model, tokenizer
 
 
-def attach_lora(model: Any, settings: Any, *, dropout: float | None = None) -> Any:
+def attach_lora(model: Any, config: Any, *, dropout: float | None = None) -> Any:
     """Wrap ``model`` with LoRA adapters from the seed's keys; unknown target modules are an error."""
     from peft import LoraConfig, get_peft_model
 
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    linear = getattr(settings, "lora_target_linear", False)
-    missing = [] if linear else [m for m in settings.lora_target_modules if m not in present]
+    linear = getattr(config, "lora_target_linear", False)
+    missing = [] if linear else [m for m in config.lora_target_modules if m not in present]
     if missing:
         raise UsageError(
-            f"lora_target_modules: {missing} not found in {settings.base_model!r}; "
+            f"lora_target_modules: {missing} not found in {config.base_model!r}; "
             f"its linear layers include: {', '.join(sorted(_linear_names(model)))}"
         )
     # New special tokens start with untrained embedding rows: train (and save) the
     # embeddings and output layer with the adapter, or the model could never use them.
     added = getattr(model, "harness_added_tokens", 0)
-    to_save = [*(_embedding_modules(model) if added else []), *getattr(settings, "lora_modules_to_save", [])]
-    config = LoraConfig(
-        r=settings.lora_r,
-        lora_alpha=settings.lora_alpha,
-        lora_dropout=settings.lora_dropout if dropout is None else dropout,
+    to_save = [*(_embedding_modules(model) if added else []), *getattr(config, "lora_modules_to_save", [])]
+    lora_config = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout if dropout is None else dropout,
         # Axolotl's lora_target_linear: every linear layer but the output head, as PEFT's all-linear does.
-        target_modules="all-linear" if linear else list(settings.lora_target_modules),
+        target_modules="all-linear" if linear else list(config.lora_target_modules),
         modules_to_save=list(dict.fromkeys(to_save)) or None,
-        use_dora=getattr(settings, "peft_use_dora", False),
-        use_rslora=getattr(settings, "peft_use_rslora", False),
+        use_dora=getattr(config, "peft_use_dora", False),
+        use_rslora=getattr(config, "peft_use_rslora", False),
         task_type="CAUSAL_LM",
     )
-    start = getattr(settings, "lora_model_dir", None)
+    start = getattr(config, "lora_model_dir", None)
     if start:
         # Axolotl's lora_model_dir: train on from an existing adapter (its own rank, targets and
         # alpha, as saved), instead of a fresh one.
         from peft import PeftModel
 
-        folder = settings.resolve_path(start) if hasattr(settings, "resolve_path") else Path(start).expanduser()
+        folder = config.resolve_path(start) if hasattr(config, "resolve_path") else Path(start).expanduser()
         if not (folder / "adapter_config.json").is_file():
             raise UsageError(f"lora_model_dir: {start} holds no PEFT adapter (adapter_config.json)")
         model = PeftModel.from_pretrained(model, str(folder), is_trainable=True, autocast_adapter_dtype=True)
     else:
         # autocast_adapter_dtype keeps the adapters in fp32 over a bf16 base.
-        model = get_peft_model(model, config, autocast_adapter_dtype=True)
+        model = get_peft_model(model, lora_config, autocast_adapter_dtype=True)
     use_cheap_lora_dropout(model)  # on a CPU, nn.Dropout's masks cost a quarter of each step
     return model
 

@@ -24,44 +24,44 @@ from harness.training.data import TokenizedDataset, tokenize_examples
 from harness.training.sample_packing import pack_rows, packing_summary
 
 
-def eval_packing(settings: Any) -> bool:
+def eval_packing(config: Any) -> bool:
     """Axolotl's eval_sample_packing: unset, it follows sample_packing."""
-    chosen = getattr(settings, "eval_sample_packing", None)
-    return bool(getattr(settings, "sample_packing", False) if chosen is None else chosen)
+    chosen = getattr(config, "eval_sample_packing", None)
+    return bool(getattr(config, "sample_packing", False) if chosen is None else chosen)
 
 
-def prepared_rows(examples: Sequence[Example], tokenizer: Any, settings: Any, *, packed: bool,
+def prepared_rows(examples: Sequence[Example], tokenizer: Any, config: Any, *, packed: bool,
                   role: str) -> TokenizedDataset:
     """``examples`` as token rows (packed into ``sequence_len`` rows when ``packed``), from
     ``dataset_prepared_path`` when an earlier run prepared the very same rows."""
-    folder = _cache_folder(examples, tokenizer, settings, packed)
+    folder = _cache_folder(examples, tokenizer, config, packed)
     if folder is not None and (folder / "dataset_info.json").is_file():
         rows = _load(folder)
         if distributed.is_main():
             print(f"dataset_prepared_path: {role} rows read from {folder}")
         return rows
-    rows = tokenize_examples(examples, tokenizer, max_length=settings.sequence_len, train_on=settings.train_on)
+    rows = tokenize_examples(examples, tokenizer, max_length=config.sequence_len, train_on=config.train_on)
     if packed:
-        plain, rows = rows, pack_rows(rows, settings.sequence_len, settings.seed)
+        plain, rows = rows, pack_rows(rows, config.sequence_len, config.seed)
         if distributed.is_main():
-            print(f"{packing_summary(plain, rows, settings.sequence_len)} ({role})")
+            print(f"{packing_summary(plain, rows, config.sequence_len)} ({role})")
     if folder is not None and distributed.is_main():
         _save(rows, folder)
         print(f"dataset_prepared_path: {role} rows kept in {folder}")
     return rows
 
 
-def _cache_folder(examples: Sequence[Example], tokenizer: Any, settings: Any, packed: bool) -> Path | None:
-    given = getattr(settings, "dataset_prepared_path", None)
+def _cache_folder(examples: Sequence[Example], tokenizer: Any, config: Any, packed: bool) -> Path | None:
+    given = getattr(config, "dataset_prepared_path", None)
     if not given:
         return None
-    root = settings.resolve_path(given) if hasattr(settings, "resolve_path") else Path(given)
+    root = config.resolve_path(given) if hasattr(config, "resolve_path") else Path(given)
     decided_by = {
         "examples": examples_digest(examples),
         "tokenizer": tokenizer_fingerprint(tokenizer),
-        "sequence_len": settings.sequence_len,
-        "train_on": settings.train_on,
-        "packed_with_seed": settings.seed if packed else None,
+        "sequence_len": config.sequence_len,
+        "train_on": config.train_on,
+        "packed_with_seed": config.seed if packed else None,
         "format": 1,  # the row layout below; raise it when that changes
     }
     key = hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()[:20]

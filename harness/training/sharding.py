@@ -37,78 +37,78 @@ from typing import Any
 RESHARD = {"full_shard": True, "shard_grad_op": False, "hybrid_shard": True, "no_shard": False}
 
 
-def wants_sharding(settings: Any) -> bool:
-    return bool(getattr(settings, "fsdp", None) or getattr(settings, "deepspeed", None))
+def wants_sharding(config: Any) -> bool:
+    return bool(getattr(config, "fsdp", None) or getattr(config, "deepspeed", None))
 
 
-def fsdp_config(settings: Any) -> dict[str, Any] | None:
+def fsdp_config(config: Any) -> dict[str, Any] | None:
     """transformers' ``fsdp_config`` for Axolotl's keys, or None when FSDP is off."""
-    if not getattr(settings, "fsdp", None):
+    if not getattr(config, "fsdp", None):
         return None
-    words = settings.fsdp.split() if isinstance(settings.fsdp, str) else list(settings.fsdp)
-    config: dict[str, Any] = {}
+    words = config.fsdp.split() if isinstance(config.fsdp, str) else list(config.fsdp)
+    fsdp: dict[str, Any] = {}
     for word in words:
         if word in RESHARD:
-            config["reshard_after_forward"] = RESHARD[word]
+            fsdp["reshard_after_forward"] = RESHARD[word]
         elif word == "auto_wrap":
-            config["auto_wrap_policy"] = "TRANSFORMER_BASED_WRAP"
+            fsdp["auto_wrap_policy"] = "TRANSFORMER_BASED_WRAP"
         elif word == "offload":
-            config["cpu_offload"] = True
-    for key, value in (getattr(settings, "fsdp_config", None) or {}).items():
+            fsdp["cpu_offload"] = True
+    for key, value in (getattr(config, "fsdp_config", None) or {}).items():
         key = key.removeprefix("fsdp_")
         if key == "offload_params":
-            config["cpu_offload"] = value
+            fsdp["cpu_offload"] = value
         elif key == "sharding_strategy":
-            config["reshard_after_forward"] = RESHARD.get(str(value).lower(), True)
+            fsdp["reshard_after_forward"] = RESHARD.get(str(value).lower(), True)
         else:
-            config[key] = value
-    version = getattr(settings, "fsdp_version", None)
+            fsdp[key] = value
+    version = getattr(config, "fsdp_version", None)
     if version is not None:
-        config["version"] = version
-    config.setdefault("version", 2)
-    config.setdefault("state_dict_type", "FULL_STATE_DICT")  # the saved model: a plain transformers folder
-    return config
+        fsdp["version"] = version
+    fsdp.setdefault("version", 2)
+    fsdp.setdefault("state_dict_type", "FULL_STATE_DICT")  # the saved model: a plain transformers folder
+    return fsdp
 
 
-def sharding_arguments(settings: Any, device: str = "cuda") -> dict[str, Any]:
+def sharding_arguments(config: Any, device: str = "cuda") -> dict[str, Any]:
     """The ``TrainingArguments`` keywords that turn sharding on (none when it is off, or harness shards on the CPU)."""
     arguments: dict[str, Any] = {}
-    config = fsdp_config(settings)
+    config = fsdp_config(config)
     if config is not None and not device.startswith("cpu"):
         arguments.update(fsdp=True, fsdp_config=config)
-    if getattr(settings, "deepspeed", None):
-        given = settings.deepspeed
-        arguments["deepspeed"] = (str(settings.resolve_path(given)) if isinstance(given, str)
-                                  and hasattr(settings, "resolve_path") else given)
+    if getattr(config, "deepspeed", None):
+        given = config.deepspeed
+        arguments["deepspeed"] = (str(config.resolve_path(given)) if isinstance(given, str)
+                                  and hasattr(config, "resolve_path") else given)
     return arguments
 
 
-def sharding_problems(settings: Any) -> list[str]:
+def sharding_problems(config: Any) -> list[str]:
     """Why sharding as configured cannot run here (empty when it can, or when it is off)."""
-    if not wants_sharding(settings):
+    if not wants_sharding(config):
         return []
-    asked = "fsdp" if getattr(settings, "fsdp", None) else "deepspeed"
+    asked = "fsdp" if getattr(config, "fsdp", None) else "deepspeed"
     problems = []
-    if getattr(settings, "fsdp", None) and getattr(settings, "deepspeed", None):
+    if getattr(config, "fsdp", None) and getattr(config, "deepspeed", None):
         problems.append("fsdp and deepspeed are both set; choose one")
     launched = "LOCAL_RANK" in os.environ
     if not launched:
         problems.append(f"{asked} shards across the processes of one launch; start the run with `accelerate "
                         "launch -m harness ...` or `torchrun --nproc-per-node N -m harness ...`")
-    if _trains_on_cpu(settings):
-        if getattr(settings, "deepspeed", None):
+    if _trains_on_cpu(config):
+        if getattr(config, "deepspeed", None):
             problems.append("deepspeed needs a CUDA GPU (this run trains on the CPU); instead: fsdp: [full_shard, "
                             "auto_wrap] under torchrun, which harness shards with torch's FSDP2 on CPUs")
         if launched and int(os.environ.get("WORLD_SIZE", "1")) < 2:
             problems.append(f"{asked} on the CPU needs two or more processes to shard over: "
                             "torchrun --nproc-per-node 2 (or more)")
-        problems += _cpu_fsdp_problems(fsdp_config(settings)) if getattr(settings, "fsdp", None) else []
-    given = getattr(settings, "deepspeed", None)
+        problems += _cpu_fsdp_problems(fsdp_config(config)) if getattr(config, "fsdp", None) else []
+    given = getattr(config, "deepspeed", None)
     if given:
         if importlib.util.find_spec("deepspeed") is None:
             problems.append("deepspeed needs the deepspeed package: pip install deepspeed")
         if isinstance(given, str):
-            path = settings.resolve_path(given) if hasattr(settings, "resolve_path") else given
+            path = config.resolve_path(given) if hasattr(config, "resolve_path") else given
             if not os.path.isfile(path):
                 problems.append(f"deepspeed: {path} is not a file (a DeepSpeed JSON config, e.g. ZeRO-3)")
     return problems
@@ -148,10 +148,10 @@ def _cpu_fsdp_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _trains_on_cpu(settings: Any) -> bool:
+def _trains_on_cpu(config: Any) -> bool:
     import torch
 
-    device = getattr(settings, "device", "auto")
+    device = getattr(config, "device", "auto")
     return device == "cpu" or (device == "auto" and not torch.cuda.is_available())
 
 

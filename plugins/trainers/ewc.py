@@ -41,18 +41,18 @@ class EwcTrainer(Trainer):
                                       attach_lora, cached_fisher, load_for_training, run_training)
 
         options: EwcOptions = self.options  # type: ignore[assignment]
-        settings = request.settings
+        config = request.config
         lora = options.base == "lora"
-        model, tokenizer = load_for_training(settings, frozen=lora)
+        model, tokenizer = load_for_training(config, frozen=lora)
         if lora:
-            names = adapted_weight_names(model, list(settings.lora_target_modules))
+            names = adapted_weight_names(model, list(config.lora_target_modules))
         else:
             names = [n for n, p in model.named_parameters() if p.requires_grad]
         fisher = cached_fisher(model, tokenizer, request.general[: options.fisher_samples], names,
-                               max_length=settings.sequence_len, train_on=settings.train_on,
+                               max_length=config.sequence_len, train_on=config.train_on,
                                normalize=options.normalize_fisher)
         if lora:
-            model = attach_lora(model, settings)
+            model = attach_lora(model, config)
             penalty: Any = LoraDriftPenalty(model, fisher, options.ewc_lambda)
         else:
             penalty = FullDriftPenalty(model, fisher, options.ewc_lambda)

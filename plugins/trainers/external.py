@@ -37,7 +37,7 @@ class ExternalWeights(Trainer):
     def _is_adapter(self) -> bool:
         return (Path(self.options.weights).expanduser() / "adapter_config.json").is_file()
 
-    def check_environment(self, settings) -> None:
+    def check_environment(self, config) -> None:
         weights = Path(self.options.weights).expanduser()
         looks_local = self.options.weights.startswith((".", "/", "~")) or weights.suffix == ".gguf"
         if looks_local and not weights.exists():

@@ -18,7 +18,7 @@ class FullTrainer(Trainer):
 
     def train(self, request: TrainRequest) -> TrainingRecord:
         from harness.training import EngineOptions, load_for_training, run_training  # heavy: import on use
-        model, tokenizer = load_for_training(request.settings, frozen=False)
+        model, tokenizer = load_for_training(request.config, frozen=False)
         options = EngineOptions(is_adapter=False, evaluation_callback=request.on_evaluate)
         return run_training(request, model, tokenizer, options)
 

@@ -15,17 +15,17 @@ class LoraTrainer(Trainer):
     def train(self, request: TrainRequest) -> TrainingRecord:
         from harness.training import EngineOptions, attach_lora, load_for_training, run_training  # heavy: import on use
 
-        settings = request.settings
-        if settings.load_in_8bit:
-            model, tokenizer = _load_8bit(settings)
+        config = request.config
+        if config.load_in_8bit:
+            model, tokenizer = _load_8bit(config)
         else:
-            model, tokenizer = load_for_training(settings, frozen=True)
-        model = attach_lora(model, settings)
+            model, tokenizer = load_for_training(config, frozen=True)
+        model = attach_lora(model, config)
         options = EngineOptions(is_adapter=True, evaluation_callback=request.on_evaluate)
         return run_training(request, model, tokenizer, options)
 
 
-def _load_8bit(settings):
+def _load_8bit(config):
     """The frozen base in 8 bits (bitsandbytes' LLM.int8(), Axolotl's load_in_8bit), ready for adapters."""
     import torch
     from peft import prepare_model_for_kbit_training
@@ -35,12 +35,12 @@ def _load_8bit(settings):
     from harness.training import load_for_training
     from harness.helpers import gpu_only_problems
 
-    problems = gpu_only_problems(settings)
+    problems = gpu_only_problems(config)
     if problems:
         raise UsageError("; ".join(problems))
-    model, tokenizer = load_for_training(settings, frozen=True, quantization_config=BitsAndBytesConfig(load_in_8bit=True),
+    model, tokenizer = load_for_training(config, frozen=True, quantization_config=BitsAndBytesConfig(load_in_8bit=True),
                                          device_map={"": torch.cuda.current_device()})
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing), tokenizer
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing), tokenizer
 
 
 @hookimpl

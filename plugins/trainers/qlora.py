@@ -23,20 +23,20 @@ class QloraTrainer(Trainer):
 
         from harness.helpers import gpu_only_problems
 
-        settings = request.settings
-        if problems := gpu_only_problems(settings, trainer=self.name):
+        config = request.config
+        if problems := gpu_only_problems(config, trainer=self.name):
             raise UsageError("; ".join(problems))
-        compute = torch.bfloat16 if torch.cuda.is_bf16_supported() and not settings.fp16 else torch.float16
+        compute = torch.bfloat16 if torch.cuda.is_bf16_supported() and not config.fp16 else torch.float16
         quantization = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=compute,
         )
-        model, tokenizer = load_for_training(settings, frozen=True, quantization_config=quantization,
+        model, tokenizer = load_for_training(config, frozen=True, quantization_config=quantization,
                                              dtype=compute, device_map={"": torch.cuda.current_device()})
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing)
-        model = attach_lora(model, settings)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+        model = attach_lora(model, config)
         options = EngineOptions(is_adapter=True, evaluation_callback=request.on_evaluate)
         return run_training(request, model, tokenizer, options)
 

@@ -181,12 +181,12 @@ class MarkerTrainer(Trainer):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         MarkerTrainer.calls += 1
-        model = AutoModelForCausalLM.from_pretrained(request.settings.base_model)
+        model = AutoModelForCausalLM.from_pretrained(request.config.base_model)
         with torch.no_grad():
             model.model.norm.weight[0] = 1.0 + DAMAGE
         out = request.output_dir / "model"
         model.save_pretrained(out)
-        AutoTokenizer.from_pretrained(request.settings.base_model).save_pretrained(out)
+        AutoTokenizer.from_pretrained(request.config.base_model).save_pretrained(out)
         (request.output_dir / "metrics.jsonl").write_text('{"step": 1, "loss": 1.0}\n')
         return TrainingRecord(request.output_dir, out, False, request.output_dir / "metrics.jsonl",
                               1, 1.0, None, len(request.train), 0.1)

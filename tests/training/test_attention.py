@@ -93,7 +93,7 @@ def test_bf16_lora_training_on_a_cpu_trains_with_it_and_ships_sdpa(tiny_model_di
         return {}
 
     config = settings(tiny_model_dir, bf16=True, max_steps=2, eval_steps=1)
-    record = LoraTrainer().train(TrainRequest(settings=config, train=examples(8), validation=examples(4),
+    record = LoraTrainer().train(TrainRequest(config=config, train=examples(8), validation=examples(4),
                                               output_dir=tmp_path / "run", on_evaluate=evaluate))
     assert record.steps == 2
     layers = AutoConfig.from_pretrained(tiny_model_dir).num_hidden_layers

@@ -161,7 +161,7 @@ def test_an_evaluation_callback_during_bf16_training_runs_the_model_outside_auto
         return {"probe": seen[-1]}
 
     config = settings(tiny_model_dir, lora_dropout=0.1, bf16=True, max_steps=4, eval_steps=2)
-    record = LoraTrainer().train(TrainRequest(settings=config, train=examples(16), validation=examples(4),
+    record = LoraTrainer().train(TrainRequest(config=config, train=examples(16), validation=examples(4),
                                               output_dir=tmp_path / "run", on_evaluate=evaluate))
     assert len(seen) == 2 and all(v > 0 for v in seen)
     evals = [line for line in record.metrics_file.read_text().splitlines() if '"probe"' in line]

@@ -157,7 +157,7 @@ def _train(tiny_model_dir, out, **overrides):
     from harness_plugins.trainers.lora import LoraTrainer
 
     run = settings(tiny_model_dir, bf16=False, max_steps=4, **overrides)
-    record = LoraTrainer().train(TrainRequest(settings=run, train=examples(16), validation=[], output_dir=out))
+    record = LoraTrainer().train(TrainRequest(config=run, train=examples(16), validation=[], output_dir=out))
     return [json.loads(line) for line in record.metrics_file.read_text().splitlines()
             if json.loads(line)["type"] == "train"]
 

@@ -88,7 +88,7 @@ def test_sample_packing_trains_on_packed_rows_and_pad_to_sequence_len_fixes_the_
     config = settings(tiny_model_dir, max_steps=None, num_epochs=1, micro_batch_size=2, sample_packing=True,
                       sequence_len=256)
     model, tokenizer = load_for_training(config, frozen=True)
-    request = TrainRequest(settings=config, train=examples(16), validation=examples(4, seed=1),
+    request = TrainRequest(config=config, train=examples(16), validation=examples(4, seed=1),
                            output_dir=tmp_path / "run")
     record = run_training(request, attach_lora(model, config), tokenizer,
                           EngineOptions(is_adapter=True, callbacks=(Spy(),)))
@@ -101,7 +101,7 @@ def test_sample_packing_trains_on_packed_rows_and_pad_to_sequence_len_fixes_the_
     shapes.clear()
     config = settings(tiny_model_dir, max_steps=1, pad_to_sequence_len=True, sequence_len=80)
     model, tokenizer = load_for_training(config, frozen=True)
-    request = TrainRequest(settings=config, train=examples(8), validation=[], output_dir=tmp_path / "padded")
+    request = TrainRequest(config=config, train=examples(8), validation=[], output_dir=tmp_path / "padded")
     run_training(request, attach_lora(model, config), tokenizer, EngineOptions(is_adapter=True, callbacks=(Spy(),)))
     assert shapes[0] == ((4, 80), False) and shapes[1] == (8,)
 

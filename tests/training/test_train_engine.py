@@ -127,7 +127,7 @@ def test_loss_on_trained_positions_only_equals_the_models_own_loss(tiny_model_di
     encoded = [encode(e, tokenizer, max_length=128) for e in examples(4)]
     batch = PaddingCollator(tokenizer.pad_token_id)([{"input_ids": e.input_ids, "labels": e.labels} for e in encoded])
     trainer = HarnessTrainer(model=model, args=TrainingArguments(str(tmp_path), report_to="none", use_cpu=True),
-                             stats=StepStats(), settings=settings(tiny_model_dir), extra_loss=None,
+                             stats=StepStats(), run_config=settings(tiny_model_dir), extra_loss=None,
                              group_by_length=False, total_steps=1, warmup_steps=0)
     model.train()
     fast = trainer.compute_loss(model, dict(batch))
@@ -188,6 +188,6 @@ def test_group_by_length_chooses_the_batch_order(tmp_path, tiny_model_dir, group
 
     config = settings(tiny_model_dir, max_steps=1, group_by_length=grouped)
     model, tokenizer = load_for_training(config, frozen=True)
-    request = TrainRequest(settings=config, train=examples(8), validation=[], output_dir=tmp_path / "run")
+    request = TrainRequest(config=config, train=examples(8), validation=[], output_dir=tmp_path / "run")
     run_training(request, attach_lora(model, config), tokenizer, EngineOptions(is_adapter=True, callbacks=(Spy(),)))
     assert seen == [sampler]

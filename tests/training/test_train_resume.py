@@ -37,7 +37,7 @@ def _run(tmp_path, model_dir, name, *, resume=False, callbacks=(), forward_hook=
         model.lm_head.register_forward_hook(forward_hook)
     model = attach_lora(model, config)
     data = examples(14)  # 4 steps per epoch, the last batch short: resume lands mid-epoch
-    request = TrainRequest(settings=config, train=data, validation=[], output_dir=tmp_path / name, resume=resume)
+    request = TrainRequest(config=config, train=data, validation=[], output_dir=tmp_path / name, resume=resume)
     return run_training(request, model, tokenizer, EngineOptions(is_adapter=True, callbacks=tuple(callbacks)))
 
 

@@ -14,7 +14,7 @@ from train_helpers import examples, settings, train_losses
 
 def _request(tmp_path, model_dir, name="run", general=(), **overrides):
     data = examples(16)
-    return TrainRequest(settings=settings(model_dir, **overrides), train=data, validation=data[:4],
+    return TrainRequest(config=settings(model_dir, **overrides), train=data, validation=data[:4],
                         output_dir=tmp_path / name, general=list(general))
 
 
