@@ -10,49 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.components import (
-    Benchmark,
-    Component,
-    ComponentOptions,
-    DecisionContext,
-    Formatter,
-    Mixer,
-    Policy,
-    Reporter,
-    Tracker,
-    Trainer,
-)
-from harness.errors import FormatError, UsageError
-from harness.records import (
-    Action,
-    BenchmarkResult,
-    Comparison,
-    ContaminationCheck,
-    DataSource,
-    EvaluationRecord,
-    Example,
-    Interval,
-    ItemDetail,
-    ItemScore,
-    LoadedModel,
-    Message,
-    MixContext,
-    MixResult,
-    NextRound,
-    RoundOutcome,
-    RoundPlan,
-    TrainingRecord,
-    TrainRequest,
-    Verdict,
-)
-
-__all__ = [
-    "Action", "Benchmark", "BenchmarkResult", "Comparison", "Component", "ComponentOptions", "ContaminationCheck",
-    "DataSource", "DecisionContext", "EvaluationRecord", "Example", "FormatError", "Formatter", "Interval",
-    "ItemDetail", "ItemScore", "LoadedModel", "Message", "MixContext", "MixResult", "Mixer", "NextRound", "Policy",
-    "Reporter", "RoundOutcome", "RoundPlan", "Tracker", "Trainer", "TrainingRecord", "TrainRequest", "UsageError",
-    "Verdict",
-]
+# The same objects as the plugin surface itself, not a second list of them to keep in step.
+from harness import *  # noqa: F403
+from harness import __all__  # noqa: F401,E402
 
 
 def __getattr__(name: str) -> Any:

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from train_helpers import examples, settings, train_losses
 
 from harness import Example, Message, TrainRequest, UsageError
-from train_helpers import examples, settings, train_losses
 
 
 def _request(tmp_path, model_dir, name="run", general=(), **overrides):
@@ -91,8 +91,8 @@ def test_qlora_without_cuda_refuses_before_loading(harness_app, tiny_model_dir, 
 
 
 def test_lora_penalty_grows_with_the_change_of_the_effective_weights(tiny_model_dir):
-    from harness.training.ewc import LoraDriftPenalty, adapted_weight_names
     from harness.training import attach_lora, load_for_training
+    from harness.training.ewc import LoraDriftPenalty, adapted_weight_names
 
     config = settings(tiny_model_dir)
     model, _ = load_for_training(config, frozen=True)
