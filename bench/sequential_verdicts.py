@@ -118,13 +118,38 @@ def replay(folder: Path, replications: int, first_look: int, earlier: dict[str, 
     worst = {d: max(row[5][d][1] for row in rows if d in row[5]) for d in designs
              if any(d in row[5] for row in rows)}  # assisted+earlier only where --earlier names a pair
     print("\nworst wrong-decision rate over all rows: " + ", ".join(f"{d} {w:.3f}" for d, w in worst.items()))
-    # Items per decided verdict against the planned design, where both decide (T=5%, the gate's question).
-    for design in designs[1:]:
-        ratios = [row[5][design][2] / row[5]["planned"][2] for row in rows if row[4] == "T=5%" and design in row[5]
-                  and row[5][design][0] > 0.5 and row[5]["planned"][0] > 0.5]
-        if ratios:
-            print(f"{design}: items per decided verdict / planned's at T=5% (rows where both decide most runs): "
-                  f"median {np.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} rows")
+    # Items per decided verdict against the planned design, where both decide (T=5%, the gate's question),
+    # for a run's first candidate (only the base's margins to go by) and for the probes that follow one.
+    for group, members in (("first candidates", lambda name: name not in earlier),
+                           ("probes after a probe", lambda name: name in earlier)):
+        for design in designs[1:]:
+            ratios = [row[5][design][2] / row[5]["planned"][2] for row in rows
+                      if row[4] == "T=5%" and members(row[0]) and design in row[5]
+                      and row[5][design][0] > 0.5 and row[5]["planned"][0] > 0.5]
+            if ratios:
+                print(f"{group}, {design}: items per decided verdict / planned's at T=5% (rows where both decide "
+                      f"most runs): median {np.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f} "
+                      f"over {len(ratios)} rows")
+    print("\nthe least items any design can pass a candidate that changes nothing with, at T=5% and one-sided "
+          "0.025, if it must hold wherever the changes are (no flip among n items drawn without replacement "
+          "when 5% of the base's right answers flipped):")
+    for file in sorted((folder / "base").glob("*.json")):
+        record = json.loads(file.read_text())
+        base = _outcomes(record, record)
+        print(f"  {file.stem:<24} N={base.size:<5} base {base.mean():.3f}: {least_items_to_pass(base, 0.05, 0.025)}")
+
+
+def least_items_to_pass(base, threshold: float, alpha: float) -> int:
+    """The smallest n at which seeing no changed item among n drawn without replacement rules out
+    ``threshold`` x (the base's right answers) losses at level ``alpha``: below it, no design that keeps
+    its error for every placement of the changes can pass even a candidate identical to the base.
+    Drawing by weights only moves the worst placement onto the rarely drawn items."""
+    import math
+
+    from scipy.stats import hypergeom
+
+    size, losses = len(base), math.ceil(threshold * float(base.sum()))
+    return next(n for n in range(1, size + 1) if hypergeom(size, losses, n).pmf(0) <= alpha)
 
 
 def main() -> None:

@@ -184,8 +184,9 @@ def _sequential(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings:
                 say: Callable[[str], None], earlier: BenchmarkResult | None = None):
     available = len(take_items(benchmark, None, settings.seed))
     n_max = min(settings.most_items(benchmark, general=True) or available, available)
-    looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items) if n < n_max] + [n_max]
     anytime = settings.spending == "anytime"
+    looks = [n for n in sequential.looks_schedule(settings.first_look, settings.max_items, anytime=anytime)
+             if n < n_max] + [n_max]
     population = available if anytime and settings.population == "benchmark" else None
     if settings.base_full and population is not None:
         return _assisted(base, candidate, benchmark, settings, say, n_max, earlier)
@@ -287,7 +288,7 @@ def _assisted(base: Scorer, candidate: Scorer, benchmark: Benchmark, settings: J
     chance_reason = _chance_check(b_full, settings)
     history: list[dict[str, Any]] = []
     status, scored, xf = "undecided", [], xb.copy()
-    looks = sequential.looks_schedule(settings.first_look, 40 * size)
+    looks = sequential.looks_schedule(settings.first_look, 40 * size, anytime=True)
     moments = critical = None
     for k in looks:
         n = int(distinct[k - 1])

@@ -95,8 +95,8 @@ def run_extended(base: np.ndarray, fine: np.ndarray, budgets: list[int], first_l
     budget and judges again (the cached items re-judged under the new plan), and so on."""
     outcome = Outcome("undecided", 0)
     for budget in budgets:
-        outcome = run_sequential(base, fine, sequential.looks_schedule(first_look, budget), threshold, alpha,
-                                 spending, population)
+        looks = sequential.looks_schedule(first_look, budget, anytime=spending == "anytime")
+        outcome = run_sequential(base, fine, looks, threshold, alpha, spending, population)
         if outcome.status != "undecided":
             return outcome
     return outcome
@@ -205,7 +205,7 @@ class MarginScenario(Scenario):
 def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget: int, threshold: float,
                  alpha: float, *, first_look: int = 50, seed: int = 0, earlier: np.ndarray | None = None) -> Outcome:
     """The loop's base-assisted rule on one benchmark: draws by the base's margins (and ``earlier``, an
-    earlier candidate's change per item, NaN where unscored), looks at 50, 75, ... draws, until decided
+    earlier candidate's change per item, NaN where unscored), looks at 50, 66, 82, 99, ... draws, until decided
     or ``budget`` distinct items are scored; ``n`` is the distinct items scored."""
     from harness.records import ItemScore
     from harness.evaluation import assisted
@@ -216,7 +216,7 @@ def run_assisted(base: np.ndarray, fine: np.ndarray, margins: np.ndarray, budget
     order = assisted.draw_order(probabilities, 40 * size, seed, "simulated")
     distinct = assisted.distinct_counts(order)
     scored = np.zeros(0, dtype=int)
-    for k in sequential.looks_schedule(first_look, 40 * size):
+    for k in sequential.looks_schedule(first_look, 40 * size, anytime=True):
         n = int(distinct[k - 1])
         if n >= size:  # every item scored: the exact value
             moments = sequential.Moments.of(base, fine, population=size)
@@ -253,9 +253,9 @@ def assisted_error(scenario: MarginScenario, *, population: int = 1000, budgets:
         for name in out:
             outcome = Outcome("undecided", 0)
             for budget in budgets:
+                looks = sequential.looks_schedule(50, budget, anytime=True)
                 outcome = (run_assisted(base, fine, margins, budget, threshold, alpha, seed=r) if name == "assisted"
-                           else run_sequential(base, fine, sequential.looks_schedule(50, budget), threshold, alpha,
-                                               "anytime", population))
+                           else run_sequential(base, fine, looks, threshold, alpha, "anytime", population))
                 if outcome.status != "undecided":
                     break
             cell = out[name]

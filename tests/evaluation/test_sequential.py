@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,17 @@ def test_looks_grow_by_half_up_to_max_items():
     assert sequential.looks_schedule(50, 50) == [50]
     with pytest.raises(ValueError):
         sequential.looks_schedule(50, 40)
+
+
+def test_anytime_looks_come_every_fifth_more_and_at_least_a_batch_apart():
+    """An anytime sequence may look more often than planned looks; looking every 20% stops nearer where
+    the evidence first suffices (at least 16 new items a look, so each look fills a batch)."""
+    looks = sequential.looks_schedule(50, 800, anytime=True)
+    assert looks[:5] == [50, 66, 82, 99, 119] and looks[-1] == 800
+    steps = np.diff(looks[:-1])
+    assert (steps >= sequential.MIN_LOOK_STEP).all()
+    assert all(b <= max(a * 1.2 + 1, a + sequential.MIN_LOOK_STEP) for a, b in pairwise(looks))
+    assert sequential.looks_schedule(1000, 2000, anytime=True)[:3] == [1000, 1200, 1440]
 
 
 @pytest.mark.parametrize("spending", ["pocock", "obrien_fleming", "bonferroni"])
