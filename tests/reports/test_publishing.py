@@ -13,18 +13,11 @@ from harness.loop.reporting import render_reports
 from scenario import scenario  # noqa: F401  (fixture)
 
 
-@pytest.fixture
-def passed_run(scenario, tmp_path):
-    config, harness = scenario("schedule")
-    loop.run(config, harness, tmp_path / "run", progress=False)
-    return tmp_path / "run", harness
-
-
-def test_the_card_beside_the_chosen_weights_parses_as_a_hub_model_card(passed_run):
+def test_the_card_beside_the_chosen_weights_parses_as_a_hub_model_card(finished_run):
     from huggingface_hub import ModelCard
     from huggingface_hub.repocard_data import model_index_to_eval_results
 
-    run_dir, harness = passed_run
+    run_dir, harness = finished_run
     (card_file,) = render_reports(harness, run_dir, only=["model_card"])
     assert card_file.parent == run_dir / "rounds" / "round-3" / "train" / "model"  # the chosen round's weights
     card = ModelCard.load(card_file)
@@ -39,8 +32,8 @@ def test_the_card_beside_the_chosen_weights_parses_as_a_hub_model_card(passed_ru
     assert "## Forgetting verdict: PASS" in card.text and "AutoModelForCausalLM.from_pretrained" in card.text
 
 
-def test_publish_to_a_folder_writes_the_weights_the_card_and_the_evidence(passed_run, tmp_path, capsys):
-    run_dir, harness = passed_run
+def test_publish_to_a_folder_writes_the_weights_the_card_and_the_evidence(finished_run, tmp_path, capsys):
+    run_dir, harness = finished_run
     render_reports(harness, run_dir, only=["markdown", "json"])
     target = tmp_path / "release"
     assert main(["publish", str(run_dir), "--repo", "fire-service/procedures-lora", "--to-folder", str(target)]) == 0
@@ -82,12 +75,12 @@ def test_hub_model_id_publishes_after_a_pass_and_an_unreachable_hub_never_fails_
 
 
 @pytest.mark.slow
-def test_export_gguf_of_a_run_writes_its_chosen_weights(passed_run, tmp_path, capsys):
+def test_export_gguf_of_a_run_writes_its_chosen_weights(finished_run, tmp_path, capsys):
     import torch
 
     from harness.models.loading import load_model
 
-    run_dir, _ = passed_run
+    run_dir, _ = finished_run
     out = tmp_path / "release.gguf"
     assert main(["export-gguf", str(run_dir), "--output", str(out), "--type", "f32"]) == 0
     assert f"wrote {out}: llama" in capsys.readouterr().out

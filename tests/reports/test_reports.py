@@ -9,19 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.loop import rounds as loop
 from harness.plugins import load_harness
 from harness.loop.reporting import render_reports
-from scenario import scenario  # noqa: F401  (fixture)
 
 SCHEMA = Path(__file__).resolve().parents[2] / "plugins" / "reports" / "results.schema.json"
-
-
-@pytest.fixture
-def finished_run(scenario, tmp_path):
-    config, harness = scenario("schedule")
-    loop.run(config, harness, tmp_path / "run", progress=False)
-    return tmp_path / "run", harness
 
 
 def test_every_format_renders(finished_run):
