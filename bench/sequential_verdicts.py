@@ -194,7 +194,7 @@ def main() -> None:
                       f"{scenario.discordance:>5.2f} | {name:<18} {oc['pass']:>6.3f} {oc['fail']:>6.3f} "
                       f"{oc['undecided']:>6.3f} {oc['wrong']:>6.3f} {oc['mean_items']:>6.0f}")
         print()
-    looks = sequential.looks_schedule(args.first_look, 800)
+    looks = sequential.looks_schedule(args.first_look, 800, anytime=True)
     print(f"time-uniform coverage of the anytime {1 - 2 * alpha:.0%} interval over looks {looks}:")
     for scenario in (Scenario(0.6, 0.0, 0.10), Scenario(0.6, 0.05, 0.10), Scenario(0.3, 0.10, 0.20),
                      Scenario(0.8, 0.0, 0.02), Scenario(0.9, 0.05, 0.05)):

@@ -163,7 +163,7 @@ def test_a_benchmark_scored_to_its_last_item_is_never_undecided_and_rarely_wrong
 
 @pytest.mark.parametrize("population", [None, 1000])
 def test_the_anytime_interval_holds_the_truth_at_every_look_at_once(population):
-    looks = sequential.looks_schedule(50, 800) + ([1000] if population else [])
+    looks = sequential.looks_schedule(50, 800, anytime=True) + ([1000] if population else [])
     for scenario in (Scenario(0.6, 0.05, 0.10), Scenario(0.3, 0.10, 0.20)):
         assert sequence_coverage(scenario, looks=looks, population=population, replications=300, seed=4) >= 0.95
 
