@@ -94,7 +94,7 @@ class Benchmarks(Strict):
     general: list[BenchmarkRef] = Field(default_factory=list)
     domain: list[BenchmarkRef] = Field(default_factory=list)
     limit: int | None = Field(200, gt=0)  # items per benchmark (point/strict, and domain); None = all
-    # The sequential policy scores general benchmarks in looks: first_look items, then 10% more
+    # The sequential policy scores general benchmarks in looks: first_look items, then 20% more
     # (anytime; 50% more under planned looks), up to max_items, and stops each benchmark as soon as
     # it is decided.
     first_look: int = Field(50, ge=10)

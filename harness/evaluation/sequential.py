@@ -1,8 +1,8 @@
 """Sequential forgetting verdicts: decided pass, decided fail, or undecided.
 
 Per general benchmark, base and fine-tuned are scored on the same items, taken in
-one fixed seeded order, at a few *looks* (50, 100, 200, ... items). After each
-look the benchmark is
+one fixed seeded order, at a few *looks* (50, 66, 82, ... items for the anytime
+sequence; 50, 75, 113, ... for planned looks). After each look the benchmark is
 
 - **decided pass** when the upper confidence bound of its relative forgetting is
   below the threshold,
@@ -57,9 +57,9 @@ LOOK_GROWTH = 1.5
 # where the evidence first suffices (bench/sequential_verdicts.py --replay measures the items
 # saved). Not every 10%: the sequence's variance is estimated, and with rare, one-sided changes
 # (base 0.9, losses only, true forgetting at the threshold) each extra look costs a little of
-# the error's margin: false passes 0.0125 looking every 50%, 0.0167 every 20%, 0.0190 every 10%
-# (3000 simulated runs each, budget raised twice; stated 0.025). A look scores at least
-# MIN_LOOK_STEP new items, so small looks still fill a batch.
+# the error's margin: false passes 0.0125 looking every 50%, 0.0167 every 20%, 0.0190 every
+# 10% (3000 simulated runs each, 2000 at 50%; budget raised twice; stated 0.025). A look
+# scores at least MIN_LOOK_STEP new items, so small looks still fill a batch.
 ANYTIME_LOOK_GROWTH = 1.2
 MIN_LOOK_STEP = 16
 
