@@ -44,6 +44,11 @@ GENERATED_NOTE = ("*Generated from the code when this site is built ({source}); 
                   "edit the code, not this page.*")
 
 
+def page_opening(title: str, source: str) -> list[str]:
+    """The lines every generated page starts with: its title and where it is generated from."""
+    return [f"# {title}", "", GENERATED_NOTE.format(source=source), ""]
+
+
 def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import File
 
@@ -292,10 +297,8 @@ def configuration_page() -> str:
     from harness.config import RunConfig
 
     out = [
-        "# Configuration reference",
-        "",
-        GENERATED_NOTE.format(source="`harness.config.RunConfig` and the models nested in it"),
-        "",
+        *page_opening("Configuration reference",
+                      "`harness.config.RunConfig` and the models nested in it"),
         "Every key a run config accepts, as a dotted path. A key inside a list of mappings is "
         "written `list[].key`. *unset* means the key has no value until you give one (harness then "
         "decides, as the description says). Axolotl's own names for keys are read too: "
@@ -430,10 +433,8 @@ def cli_page() -> str:
 
         parser = build_parser()
         out = [
-            "# Command-line reference",
-            "",
-            GENERATED_NOTE.format(source="the argparse parsers of `harness.cli.build_parser()`"),
-            "",
+            *page_opening("Command-line reference",
+                          "the argparse parsers of `harness.cli.build_parser()`"),
             "Every command prints the same text with `harness COMMAND --help`; each ends with its exit "
             "codes and an example.",
             "",
@@ -480,10 +481,7 @@ def hooks_page() -> str:
     import harness.hookspecs as specs
 
     out = [
-        "# Plugin hooks reference",
-        "",
-        GENERATED_NOTE.format(source="`harness.hookspecs`"),
-        "",
+        *page_opening("Plugin hooks reference", "`harness.hookspecs`"),
         inspect.cleandoc(specs.__doc__ or ""),
         "",
         "[Writing a plugin](../plugins.md) shows a whole plugin.",
@@ -511,10 +509,7 @@ def verdict_page() -> str:
     from harness import run_record
 
     out = [
-        "# The verdict file",
-        "",
-        GENERATED_NOTE.format(source="`harness.run_record`"),
-        "",
+        *page_opening("The verdict file", "`harness.run_record`"),
         inspect.cleandoc(run_record.__doc__ or ""),
         "",
         f"Every `verdict.json` names its layout: `\"schema\": \"{run_record.VERDICT_SCHEMA}\"`. "
